@@ -1,0 +1,55 @@
+"""Our chain, through the public functions of `processing` (what the workers call).
+
+The stage functions are imported from their modules; the whole chain uses
+`processing.pipeline.run_steps` when it exists (one call: resize -> watermark -> detect on the
+resized image -> encode), and otherwise composes the same stages here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image
+
+from processing.detect import detect
+from processing.encode import encode as _encode
+from processing.resize import resize_bytes
+from processing.watermark import WatermarkOptions
+from processing.watermark import watermark as _watermark
+
+OPTIONS = WatermarkOptions()
+
+try:
+    from processing.pipeline import run_steps
+except ImportError:  # the pipeline module is written separately; compose the stages meanwhile
+    run_steps = None
+
+
+def decode_resize(data: bytes) -> Image.Image:
+    return resize_bytes(data)
+
+
+def watermark(image: Image.Image) -> Image.Image:
+    return _watermark(image, OPTIONS)
+
+
+def detect_all(image: Image.Image) -> dict[str, Any]:
+    return detect(image)
+
+
+def encode(image: Image.Image) -> bytes:
+    return _encode(image, "JPEG", quality=85)
+
+
+def chain(data: bytes) -> bytes:
+    """resize + watermark + detect + encode."""
+    if run_steps is not None:
+        return run_steps(data, watermark_options=OPTIONS).data
+    resized = decode_resize(data)
+    marked = watermark(resized)
+    detect_all(resized)
+    return encode(marked)
+
+
+def chain_source() -> str:
+    return "processing.pipeline.run_steps" if run_steps is not None else "stages composed here"

@@ -1,0 +1,108 @@
+"""The ops console: jobs are inspected and acted on here, never edited."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from jobs import services
+from jobs.models import IllegalTransition, Job, StageRun
+
+
+class StageRunInline(admin.TabularInline):
+    model = StageRun
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = [
+        "run", "stage", "attempt", "status", "started_at", "finished_at", "duration_ms",
+        "worker", "error",
+    ]
+    ordering = ["run", "started_at", "id"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = [
+        "id", "status", "stage", "original_name", "created_at", "duration", "attempts",
+        "short_error",
+    ]
+    list_filter = ["status", "stage", "output_format", "created_at"]
+    search_fields = ["id", "original_name", "error"]
+    date_hierarchy = "created_at"
+    inlines = [StageRunInline]
+    actions = ["reprocess_jobs", "cancel_jobs"]
+    readonly_fields = [
+        "id", "status", "stage", "error", "owner", "steps", "output_format", "webhook_url",
+        "original_preview", "original_name", "original_format", "original_width",
+        "original_height", "original_bytes", "result_preview", "result_width", "result_height",
+        "detections", "run", "attempts", "created_at", "started_at", "finished_at",
+        "updated_at",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="duration (s)")
+    def duration(self, job: Job) -> str:
+        seconds = job.duration_seconds
+        return f"{seconds:.2f}" if seconds is not None else "-"
+
+    @admin.display(description="error")
+    def short_error(self, job: Job) -> str:
+        return job.error[:80]
+
+    @admin.display(description="original")
+    def original_preview(self, job: Job) -> str:
+        return _image_link(reverse("job-original", kwargs={"pk": job.pk}))
+
+    @admin.display(description="result")
+    def result_preview(self, job: Job) -> str:
+        if job.status != Job.Status.COMPLETED:
+            return "-"
+        return _image_link(reverse("job-result", kwargs={"pk": job.pk}))
+
+    @admin.action(description="Reprocess selected jobs from the first stage")
+    def reprocess_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._apply(request, queryset, services.job_reprocess, "requeued")
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._apply(request, queryset, services.job_cancel, "cancelled")
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Job], service, verb: str) -> None:
+        done, refused = 0, []
+        for job_id in queryset.values_list("pk", flat=True):
+            try:
+                service(job_id=job_id)
+                done += 1
+            except IllegalTransition as error:
+                refused.append(f"{job_id}: {error}")
+        self.message_user(request, f"{done} job(s) {verb}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+
+
+def _image_link(url: str) -> str:
+    return format_html(
+        '<a href="{0}" target="_blank"><img src="{0}" style="max-width:320px;max-height:240px">'
+        "</a>", url,
+    )
+
+
+@admin.register(StageRun)
+class StageRunAdmin(admin.ModelAdmin):
+    list_display = ["job", "run", "stage", "attempt", "status", "duration_ms", "worker", "error"]
+    list_filter = ["stage", "status"]
+    search_fields = ["job__id", "worker", "error"]
+    readonly_fields = [field.name for field in StageRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: StageRun | None = None) -> bool:
+        return False

@@ -1,0 +1,143 @@
+"""API shapes. Validation only: the work happens in jobs/services.py."""
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers
+
+import processing
+from jobs.models import Job, StageRun
+from jobs.stages import ALL_STAGES
+
+OUTPUT_FORMATS = {"jpeg": "JPEG", "jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+
+class StepsField(serializers.Field):
+    """A list of filter steps: JSON (list of names or {"name", "params"}) or "a,b,c".
+
+    Accepts a JSON string too, because multipart forms (curl -F, the browsable API) can
+    only send strings.
+    """
+
+    default_error_messages = {"invalid": "{reason}"}
+
+    def to_internal_value(self, data: Any) -> list[processing.Step]:
+        if isinstance(data, str):
+            text = data.strip()
+            if not text:
+                return []
+            if text.startswith("["):
+                try:
+                    data = json.loads(text)
+                except json.JSONDecodeError as error:
+                    self.fail("invalid", reason=f"steps is not valid JSON: {error.msg}")
+            else:
+                data = [name.strip() for name in text.split(",") if name.strip()]
+        try:
+            return processing.validate_steps(data)
+        except processing.InvalidStep as error:
+            self.fail("invalid", reason=str(error))
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class JobCreateSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The image: JPEG, PNG, WebP, GIF or TIFF.")
+    steps = StepsField(
+        required=False, default=list,
+        help_text='Filters to apply after resizing, e.g. "grayscale,sharpen" or '
+        '[{"name": "blur", "params": {"radius": 2}}]. See /api/v1/steps/.',
+    )
+    output_format = serializers.ChoiceField(
+        choices=sorted(OUTPUT_FORMATS), default="jpeg", required=False
+    )
+    webhook_url = serializers.URLField(required=False, allow_blank=True, default="")
+
+    def validate_file(self, upload: Any) -> bytes:
+        # Read one byte past the limit: enough for probe() to say "too large" without ever
+        # holding more than the limit in memory.
+        limit = settings.PHOTOPIPE["MAX_UPLOAD_BYTES"]
+        data = upload.read(limit + 1)
+        if not data:
+            raise serializers.ValidationError("empty file")
+        return data
+
+    def validate_output_format(self, value: str) -> str:
+        return OUTPUT_FORMATS[value.lower()]
+
+
+class StageRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StageRun
+        fields = [
+            "stage", "run", "attempt", "status", "started_at", "finished_at", "duration_ms",
+            "worker", "error",
+        ]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="job-detail")
+    failed_stage = serializers.SerializerMethodField()
+    original = serializers.SerializerMethodField()
+    result = serializers.SerializerMethodField()
+    timeline = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "url", "status", "stage", "failed_stage", "error", "steps", "output_format",
+            "original", "result", "detections", "attempts", "run", "created_at", "started_at",
+            "finished_at", "duration_seconds", "timeline", "links",
+        ]
+        read_only_fields = fields
+
+    def get_failed_stage(self, job: Job) -> str | None:
+        return job.stage if job.status == Job.Status.FAILED else None
+
+    def get_original(self, job: Job) -> dict[str, Any]:
+        return {
+            "name": job.original_name, "format": job.original_format,
+            "width": job.original_width, "height": job.original_height,
+            "bytes": job.original_bytes,
+        }
+
+    def get_result(self, job: Job) -> dict[str, Any] | None:
+        if job.status != Job.Status.COMPLETED:
+            return None
+        return {
+            "format": job.output_format, "width": job.result_width, "height": job.result_height,
+        }
+
+    def get_timeline(self, job: Job) -> list[dict[str, Any]]:
+        runs = [run for run in job.stage_runs.all() if run.run == job.run]
+        return StageRunSerializer(runs, many=True).data
+
+    def get_links(self, job: Job) -> dict[str, str | None]:
+        request = self.context.get("request")
+
+        def link(name: str) -> str:
+            path = reverse(name, kwargs={"pk": job.pk})
+            return request.build_absolute_uri(path) if request else path
+
+        return {
+            "self": link("job-detail"),
+            "original": link("job-original"),
+            "result": link("job-result") if job.status == Job.Status.COMPLETED else None,
+            "reprocess": link("job-reprocess"),
+            "cancel": link("job-cancel") if job.is_active else None,
+        }
+
+
+class ReprocessSerializer(serializers.Serializer):
+    from_stage = serializers.ChoiceField(
+        choices=ALL_STAGES, required=False, allow_null=True, default=None,
+        help_text="Start from this stage (earlier outputs are reused). Default: the first.",
+    )
+
+
+class EmptySerializer(serializers.Serializer):
+    """No input: the browsable API shows a bare button for the action."""

@@ -1,0 +1,116 @@
+"""Job endpoints. Thin: validate, call a service, serialize."""
+
+
+import django_filters
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import processing
+from jobs import services
+from jobs.api import serializers as s
+from jobs.models import Job
+
+
+class JobFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Job
+        fields = ["status", "stage"]
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Photo jobs: upload an image (POST, multipart field `file`), then poll and download.
+
+    Jobs are read-only; `reprocess` and `cancel` are actions.
+    """
+
+    queryset = Job.objects.prefetch_related("stage_runs").order_by("-created_at")
+    filterset_class = JobFilter
+
+    def get_serializer_class(self) -> type:
+        return {
+            "create": s.JobCreateSerializer,
+            "reprocess": s.ReprocessSerializer,
+            "cancel": s.EmptySerializer,
+        }.get(self.action, s.JobSerializer)
+
+    @extend_schema(request=s.JobCreateSerializer, responses={202: s.JobSerializer})
+    def create(self, request: Request) -> Response:
+        upload = self.get_serializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        job = services.job_submit(
+            data=upload.validated_data["file"],
+            filename=getattr(request.data.get("file"), "name", ""),
+            steps=upload.validated_data["steps"],
+            output_format=upload.validated_data["output_format"],
+            webhook_url=upload.validated_data["webhook_url"],
+            owner=request.user,
+        )
+        return self._job_response(job, status.HTTP_202_ACCEPTED, created=True)
+
+    @extend_schema(request=s.ReprocessSerializer, responses={202: s.JobSerializer})
+    @action(detail=True, methods=["post"])
+    def reprocess(self, request: Request, pk: str) -> Response:
+        params = self.get_serializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        job = services.job_reprocess(
+            job_id=self.get_object().pk, from_stage=params.validated_data["from_stage"]
+        )
+        return self._job_response(job, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: s.JobSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        job = services.job_cancel(job_id=self.get_object().pk)
+        return self._job_response(job, status.HTTP_200_OK)
+
+    @extend_schema(responses={(200, "image/*"): bytes})
+    @action(detail=True, methods=["get"])
+    def result(self, request: Request, pk: str) -> FileResponse:
+        """Download the processed image (404 until the job is completed)."""
+        job = self.get_object()
+        if job.status != Job.Status.COMPLETED or not job.result_key:
+            raise NotFound(f"no result: the job is {job.status}")
+        name = f"{job.pk}.{processing.extension(job.output_format)}"
+        return _download(job.result_key, processing.media_type(job.output_format), name)
+
+    @extend_schema(responses={(200, "image/*"): bytes})
+    @action(detail=True, methods=["get"])
+    def original(self, request: Request, pk: str) -> FileResponse:
+        """Download the image as uploaded."""
+        job = self.get_object()
+        name = job.original_name or f"{job.pk}.{processing.extension(job.original_format)}"
+        return _download(job.original_key, processing.media_type(job.original_format), name)
+
+    def _job_response(self, job: Job, code: int, *, created: bool = False) -> Response:
+        job = self.get_queryset().get(pk=job.pk)
+        data = s.JobSerializer(job, context=self.get_serializer_context()).data
+        headers = {"Location": str(data["url"])} if created else {}
+        return Response(data, status=code, headers=headers)
+
+
+def _download(key: str, content_type: str, filename: str) -> FileResponse:
+    if not default_storage.exists(key):
+        raise NotFound("the stored image is missing")
+    return FileResponse(
+        default_storage.open(key, "rb"), content_type=content_type, filename=filename
+    )
+
+
+class StepCatalogueView(APIView):
+    """The filter steps a job may ask for, with their parameters, defaults and ranges."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(processing.filter_catalogue())
+
+

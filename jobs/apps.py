@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    name = "jobs"
+    verbose_name = "Photo jobs"
+
+    def ready(self) -> None:
+        # Receivers are connected here, never by import side effects elsewhere.
+        from jobs import actors, receivers  # noqa: F401  (actors: declare them on the broker)
+
+        receivers.connect()

@@ -1,0 +1,59 @@
+"""Completion events on the RabbitMQ fanout exchange ``processed_images``."""
+
+import json
+import logging
+from typing import Any
+
+import pika
+from django.conf import settings
+
+from jobs.models import Job
+
+logger = logging.getLogger(__name__)
+
+EXCHANGE = "processed_images"
+
+
+def event_payload(job: Job) -> dict[str, Any]:
+    """The JSON body subscribers and webhooks receive."""
+    detections = job.detections or {}
+    return {
+        "event": f"job.{job.status}",
+        "job_id": str(job.id),
+        "status": job.status,
+        "stage": job.stage,
+        "result_key": job.result_key or None,
+        "labels": detections.get("labels", []),
+        "faces": len(detections.get("faces", [])),
+        "error": job.error or None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def declare_exchange(channel: Any) -> None:
+    channel.exchange_declare(exchange=EXCHANGE, exchange_type="fanout", durable=True)
+
+
+def connect() -> pika.BlockingConnection:
+    return pika.BlockingConnection(pika.URLParameters(settings.RABBITMQ_URL))
+
+
+def publish_processed(payload: dict[str, Any]) -> bool:
+    """Publish one persistent message, confirmed by the broker. False in embedded mode."""
+    if not settings.RABBITMQ_URL:
+        logger.info("processed (no RabbitMQ, not broadcast): %s", json.dumps(payload))
+        return False
+    connection = connect()
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        declare_exchange(channel)
+        channel.basic_publish(
+            exchange=EXCHANGE, routing_key="", body=json.dumps(payload).encode(),
+            properties=pika.BasicProperties(
+                content_type="application/json", delivery_mode=pika.DeliveryMode.Persistent,
+            ),
+        )
+    finally:
+        connection.close()
+    return True

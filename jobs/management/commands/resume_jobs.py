@@ -1,0 +1,22 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from jobs.services import jobs_resume_stuck
+
+
+class Command(BaseCommand):
+    help = "Re-send the current stage of jobs stuck in queued/processing (the reaper)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--older-than", type=int, default=settings.PHOTOPIPE["REAPER_TIMEOUT_S"],
+            help="Seconds without progress before a job counts as stuck.",
+        )
+
+    def handle(self, *args, older_than: int, **options) -> None:
+        resumed = jobs_resume_stuck(older_than=timedelta(seconds=older_than))
+        for job_id in resumed:
+            self.stderr.write(f"{job_id}: resumed")
+        self.stdout.write(f"{len(resumed)} job(s) resumed")

@@ -1,0 +1,35 @@
+"""Receivers of job_finished / job_failed: broadcast the event and call the job's webhook."""
+
+import logging
+from typing import Any
+
+from jobs.events import event_payload, publish_processed
+from jobs.models import Job
+from jobs.signals import job_failed, job_finished
+
+logger = logging.getLogger(__name__)
+
+
+def broadcast(sender: type[Job], job: Job, **_: Any) -> None:
+    """Publish to the fanout exchange now; if RabbitMQ refuses, hand it to a retrying actor."""
+    from jobs.actors import publish_processed_event
+
+    payload = event_payload(job)
+    try:
+        publish_processed(payload)
+    except Exception:
+        logger.exception("job %s: could not publish its event now, retrying later", job.id)
+        publish_processed_event.send(payload)
+
+
+def call_webhook(sender: type[Job], job: Job, **_: Any) -> None:
+    from jobs.actors import deliver_webhook
+
+    if job.webhook_url:
+        deliver_webhook.send(job.webhook_url, event_payload(job))
+
+
+def connect() -> None:
+    for name, signal in (("finished", job_finished), ("failed", job_failed)):
+        signal.connect(broadcast, sender=Job, dispatch_uid=f"photopipe-broadcast-{name}")
+        signal.connect(call_webhook, sender=Job, dispatch_uid=f"photopipe-webhook-{name}")

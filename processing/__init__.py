@@ -1,0 +1,56 @@
+"""Photopipe's image library: pure functions over bytes and PIL images.
+
+Nothing here imports Django, the database, the broker or storage (tests/processing/
+test_no_django.py proves it). The platform uses only the names re-exported below; the
+contract is docs/processing-contract.md.
+"""
+
+from .detect import detect, detector_names, register_detector
+from .encode import encode, extension, media_type
+from .errors import (
+    CorruptImage,
+    ImageError,
+    ImageTooLarge,
+    InvalidStep,
+    TooManyFrames,
+    UnsupportedFormat,
+)
+from .filters import FILTERS, Step, apply_steps, filter_catalogue, validate_steps
+from .limits import DEFAULT_LIMITS, Limits
+from .loader import open_image
+from .pipeline import PipelineResult, run_steps
+from .probe import ProbeResult, probe
+from .resize import DEFAULT_BOX, fit_within, resize_bytes
+from .watermark import WatermarkOptions, watermark
+
+__all__ = [
+    "DEFAULT_BOX",
+    "DEFAULT_LIMITS",
+    "FILTERS",
+    "CorruptImage",
+    "ImageError",
+    "ImageTooLarge",
+    "InvalidStep",
+    "Limits",
+    "PipelineResult",
+    "ProbeResult",
+    "Step",
+    "TooManyFrames",
+    "UnsupportedFormat",
+    "WatermarkOptions",
+    "apply_steps",
+    "detect",
+    "detector_names",
+    "encode",
+    "extension",
+    "filter_catalogue",
+    "fit_within",
+    "media_type",
+    "open_image",
+    "probe",
+    "register_detector",
+    "resize_bytes",
+    "run_steps",
+    "validate_steps",
+    "watermark",
+]

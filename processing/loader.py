@@ -1,0 +1,74 @@
+"""open_image(): the workers' full open. Validates exactly like probe(), then decodes the first
+frame, applies the EXIF orientation and normalises to 8-bit sRGB RGB/RGBA."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from ._colour import to_rgb
+from ._geometry import fitted_size
+from ._pillow import decoding
+from .limits import DEFAULT_LIMITS, Limits
+from .probe import inspect_image
+
+# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_AXES = frozenset({5, 6, 7, 8})
+
+
+def open_image(
+    data: bytes, *, box: tuple[int, int] | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Image.Image:
+    """Decode `data` into an upright 8-bit sRGB RGB or RGBA image (first frame if animated).
+
+    With `box`, a JPEG is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain when that still
+    leaves at least the size fit_within(box) will produce: a 4000x3000 photo bound for 1024
+    pixels is decoded at 2000x1500 instead of being decoded in full and thrown away.
+    """
+    info, image = inspect_image(data, limits, keep_open=True)
+    assert image is not None
+    with decoding(info.format, (info.width, info.height)):
+        orientation = exif_orientation(image)
+        if box is not None and info.format == "JPEG":
+            _draft(image, box, orientation)
+        image.load()
+    if orientation in _UPRIGHT:
+        image = image.transpose(_UPRIGHT[orientation])
+    return to_rgb(image, info.format)
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1-8), 1 when absent or unreadable.
+
+    A damaged EXIF block is common (editors, messengers) and must not fail the photo.
+    """
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except Exception:  # Pillow's EXIF parser raises assorted errors on junk
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _draft(image: Image.Image, box: tuple[int, int], orientation: int) -> None:
+    """Ask the JPEG decoder for the smallest DCT scale still >= the fitted size.
+
+    draft() works on the stored (unrotated) pixels, so for orientations that swap the axes the
+    target is computed on the upright size and swapped back. It must run before load().
+    """
+    width, height = image.size
+    swapped = orientation in _SWAPS_AXES
+    upright = (height, width) if swapped else (width, height)
+    target = fitted_size(upright, box)
+    if target == upright:
+        return
+    if swapped:
+        target = (target[1], target[0])
+    image.draft("RGB", target)

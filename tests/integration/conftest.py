@@ -1,0 +1,162 @@
+"""The real stack: PostgreSQL, RabbitMQ, the S3 endpoint and `rundramatiq` subprocesses.
+
+`make test` starts the services (`make services`) and exports their variables; without them
+these tests are skipped with the reason.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import dramatiq
+import pika
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from jobs.models import Job
+from jobs.stages import ALL_STAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+TERMINAL = {Job.Status.COMPLETED, Job.Status.FAILED, Job.Status.CANCELLED}
+
+
+def _services_missing() -> str:
+    missing = [
+        name for name in ("DATABASE_URL", "RABBITMQ_URL", "AWS_STORAGE_BUCKET_NAME")
+        if not os.environ.get(name)
+    ]
+    return ", ".join(missing)
+
+
+@pytest.fixture(scope="session")
+def real_services() -> None:
+    missing = _services_missing()
+    if missing:
+        pytest.skip(f"needs `make services` (unset: {missing})")
+    assert settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def _test_database_url() -> str:
+    """DATABASE_URL pointing at the database pytest-django created for this session."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{connection.settings_dict['NAME']}"))
+
+
+def purge_queues() -> None:
+    """Drop messages a previous run left behind (they would name jobs that no longer exist)."""
+    broker = dramatiq.get_broker()
+    for queue in broker.get_declared_queues():
+        broker.declare_queue(queue, ensure=True)
+        broker.flush(queue)
+
+
+def consumers_on(queue: str) -> int:
+    with pika.BlockingConnection(pika.URLParameters(os.environ["RABBITMQ_URL"])) as conn:
+        return conn.channel().queue_declare(queue, passive=True).method.consumer_count
+
+
+class WorkerProcess:
+    """A `manage.py rundramatiq` process group, with its log."""
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+        self.log_path = log_path
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_until_consuming(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited:\n{self.output()[-3000:]}")
+            try:
+                if all(consumers_on(stage) > 0 for stage in ALL_STAGES):
+                    return
+            except pika.exceptions.AMQPError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"worker not consuming after {timeout}s:\n{self.output()[-3000:]}")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def worker(real_services, django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
+    WorkerProcess
+]:
+    """One real worker for the session, consuming every queue of the test database."""
+    purge_queues()
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1"}
+    process = WorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log", env)
+    try:
+        process.wait_until_consuming()
+        yield process
+    finally:
+        process.stop()
+
+
+def wait_for_terminal(job_id: object, timeout: float = 90) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Job.objects.get(pk=job_id)
+        if job.status in TERMINAL:
+            return job
+        time.sleep(0.2)
+    raise TimeoutError(f"job {job_id} still {job.status} at {job.stage} after {timeout}s")
+
+
+@pytest.fixture
+def processed_events() -> Iterator["EventQueue"]:
+    queue = EventQueue()
+    yield queue
+    queue.close()
+
+
+class EventQueue:
+    """A private queue bound to the processed_images fanout exchange, like a subscriber's."""
+
+    def __init__(self) -> None:
+        from jobs.events import EXCHANGE, declare_exchange
+
+        self.connection = pika.BlockingConnection(pika.URLParameters(os.environ["RABBITMQ_URL"]))
+        self.channel = self.connection.channel()
+        declare_exchange(self.channel)
+        self.name = self.channel.queue_declare("", exclusive=True).method.queue
+        self.channel.queue_bind(self.name, EXCHANGE)
+
+    def wait_for(self, job_id: object, timeout: float = 30) -> dict:
+        import json
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            method, _props, body = self.channel.basic_get(self.name, auto_ack=True)
+            if method is None:
+                time.sleep(0.2)
+                continue
+            event = json.loads(body)
+            if event["job_id"] == str(job_id):
+                return event
+        raise TimeoutError(f"no processed_images event for {job_id} in {timeout}s")
+
+    def close(self) -> None:
+        self.connection.close()

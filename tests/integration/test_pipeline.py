@@ -1,0 +1,108 @@
+"""Upload to result on the real stack: API -> RabbitMQ -> rundramatiq worker -> S3 + Postgres."""
+
+import io
+import time
+
+import dramatiq
+import pytest
+from django.core.files.storage import default_storage
+from django.db import transaction
+from rest_framework.test import APIClient
+
+from jobs import services, storage
+from jobs.models import Job, StageRun
+from tests.integration.checks import assert_watermarked_resize_of
+from tests.integration.conftest import wait_for_terminal
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def _upload(data: bytes, name: str) -> dict:
+    upload = io.BytesIO(data)
+    upload.name = name
+    response = APIClient().post("/api/v1/jobs/", {"file": upload}, format="multipart")
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def test_upload_completes_through_three_stages_and_broadcasts(
+    worker, processed_events, image_bytes
+):
+    original = image_bytes("astronaut.png")
+    accepted = _upload(original, "astronaut.png")
+    assert accepted["status"] == "queued"
+
+    job = wait_for_terminal(accepted["id"])
+    assert job.status == Job.Status.COMPLETED, (job.error, worker.output()[-2000:])
+    runs = list(StageRun.objects.filter(job=job).order_by("started_at", "id"))
+    assert [(run.stage, run.status) for run in runs] == [
+        ("resize", "done"), ("watermark", "done"), ("detect", "done"),
+    ]
+    assert runs[0].finished_at <= runs[1].started_at and runs[1].finished_at <= runs[2].started_at
+
+    detail = APIClient().get(f"/api/v1/jobs/{job.pk}/").json()
+    assert [entry["stage"] for entry in detail["timeline"]] == ["resize", "watermark", "detect"]
+    assert all(entry["duration_ms"] is not None for entry in detail["timeline"])
+    assert len(detail["detections"]["faces"]) == 1
+    assert "face" in detail["detections"]["labels"]
+
+    download = APIClient().get(f"/api/v1/jobs/{job.pk}/result/")
+    assert download.status_code == 200 and download["Content-Type"] == "image/jpeg"
+    assert_watermarked_resize_of(b"".join(download.streaming_content), original)
+
+    event = processed_events.wait_for(job.pk)
+    assert event["status"] == "completed" and event["result_key"] == job.result_key
+    assert "face" in event["labels"]
+
+
+def test_original_corrupted_after_upload_fails_the_job_with_a_reason(
+    worker, processed_events, image_bytes
+):
+    with transaction.atomic():  # the first stage is sent when this block commits
+        job = services.job_submit(data=image_bytes("chelsea.png"), filename="cat.png")
+        storage.write_bytes(job.original_key, b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 64)
+
+    failed = wait_for_terminal(job.pk)
+    assert failed.status == Job.Status.FAILED
+    assert failed.stage == "resize"
+    assert "corrupt image" in failed.error or "unsupported format" in failed.error
+    body = APIClient().get(f"/api/v1/jobs/{job.pk}/").json()
+    assert body["failed_stage"] == "resize" and body["error"] == failed.error
+    event = processed_events.wait_for(job.pk)
+    assert event["status"] == "failed" and event["error"] == failed.error
+
+
+def test_a_message_delivered_twice_yields_one_done_run_and_one_object(worker, image_bytes):
+    accepted = _upload(image_bytes("coffee.png"), "coffee.png")
+    job = wait_for_terminal(accepted["id"])
+    assert job.status == Job.Status.COMPLETED
+
+    dramatiq.get_broker().get_actor("resize").send(str(job.pk))  # the same message again
+    _wait_for_log(worker, f"job {job.pk}: nothing to do for resize")
+
+    resize_runs = StageRun.objects.filter(job=job, stage="resize")
+    assert resize_runs.count() == 1 and resize_runs.get().status == StageRun.Status.DONE
+    assert default_storage.listdir(f"jobs/{job.pk}")[1].count("resize.jpg") == 1
+    assert len(default_storage.listdir(f"jobs/{job.pk}")[1]) == 2  # resize + result
+    assert Job.objects.get(pk=job.pk).status == Job.Status.COMPLETED
+
+
+def test_reprocess_runs_the_job_again(worker, image_bytes):
+    accepted = _upload(image_bytes("rocket.jpg"), "rocket.jpg")
+    job = wait_for_terminal(accepted["id"])
+    response = APIClient().post(
+        f"/api/v1/jobs/{job.pk}/reprocess/", {"from_stage": "watermark"}, format="json"
+    )
+    assert response.status_code == 202
+    again = wait_for_terminal(job.pk)
+    assert again.status == Job.Status.COMPLETED and again.run == 2
+    assert StageRun.objects.filter(job=job, run=2, status="done").count() == 3
+
+
+def _wait_for_log(worker, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in worker.output():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"worker never logged {text!r}:\n{worker.output()[-2000:]}")

@@ -1,0 +1,179 @@
+"""State changes through jobs/services.py, with stages run in-process (no broker)."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.files.storage import default_storage
+
+from jobs import runner, services, storage
+from jobs.models import IllegalTransition, Job, StageRun
+from jobs.signals import job_failed, job_finished
+
+pytestmark = pytest.mark.django_db
+
+
+def run_all_stages(job: Job) -> Job:
+    for stage in job.plan:
+        runner.run_stage(str(job.pk), stage)
+    return Job.objects.get(pk=job.pk)
+
+
+@pytest.fixture
+def finished_events():
+    events: list[tuple[str, Job]] = []
+
+    def on_finished(sender, job, **_):
+        events.append(("finished", job))
+
+    def on_failed(sender, job, **_):
+        events.append(("failed", job))
+
+    job_finished.connect(on_finished, weak=False)
+    job_failed.connect(on_failed, weak=False)
+    yield events
+    job_finished.disconnect(on_finished)
+    job_failed.disconnect(on_failed)
+
+
+@pytest.fixture(autouse=True)
+def no_broadcast():
+    """The receivers' RabbitMQ publish is covered end to end; here stages run in-process."""
+    with mock.patch("jobs.receivers.publish_processed") as publish:
+        yield publish
+
+
+def test_stages_run_in_order_and_complete_the_job(
+    submit, finished_events, django_capture_on_commit_callbacks
+):
+    job = submit()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = run_all_stages(job)
+    assert done.status == Job.Status.COMPLETED
+    runs = list(done.stage_runs.order_by("started_at", "id"))
+    assert [run.stage for run in runs] == ["resize", "watermark", "detect"]
+    assert all(run.status == StageRun.Status.DONE and run.duration_ms is not None for run in runs)
+    assert len(done.detections["faces"]) == 1
+    assert max(done.result_width, done.result_height) <= 1024
+    assert default_storage.exists(done.result_key)
+    assert [kind for kind, _ in finished_events] == ["finished"]
+
+
+def test_filters_stage_runs_only_when_steps_are_asked(submit):
+    from processing import validate_steps
+
+    job = submit("chelsea.png", steps=validate_steps(["grayscale"]))
+    assert job.plan == ["resize", "filters", "watermark", "detect"]
+    done = run_all_stages(job)
+    assert done.status == Job.Status.COMPLETED
+    assert "filters" in {run.stage for run in done.stage_runs.all()}
+
+
+def test_a_redelivered_message_is_a_no_op(submit):
+    job = submit()
+    runner.run_stage(str(job.pk), "resize")
+    runner.run_stage(str(job.pk), "resize")  # the same message, delivered again
+    runs = StageRun.objects.filter(job=job, stage="resize")
+    assert runs.count() == 1 and runs.get().status == StageRun.Status.DONE
+
+
+def test_message_for_a_stage_the_job_is_not_at_is_ignored(submit):
+    job = submit()
+    runner.run_stage(str(job.pk), "detect")
+    assert not StageRun.objects.filter(job=job).exists()
+    assert Job.objects.get(pk=job.pk).stage == "resize"
+
+
+def test_attempt_left_running_by_a_killed_worker_is_closed_as_abandoned(submit):
+    job = submit()
+    services.stage_claim(job_id=str(job.pk), stage="resize")  # a worker died after this
+    runner.run_stage(str(job.pk), "resize")
+    first, second = StageRun.objects.filter(job=job, stage="resize").order_by("attempt")
+    assert first.status == StageRun.Status.FAILED and "abandoned" in first.error
+    assert second.status == StageRun.Status.DONE and second.attempt == 2
+
+
+def test_attempts_are_capped_in_the_database(submit, settings, finished_events):
+    settings.PHOTOPIPE = {**settings.PHOTOPIPE, "STAGE_MAX_ATTEMPTS": 3}
+    job = submit()
+    for _ in range(3):  # three deliveries that each killed their worker mid-stage
+        services.stage_claim(job_id=str(job.pk), stage="resize")
+    assert services.stage_claim(job_id=str(job.pk), stage="resize") is None
+    failed = Job.objects.get(pk=job.pk)
+    assert failed.status == Job.Status.FAILED
+    assert failed.error.startswith("resize failed after 3 attempts")
+
+
+def test_corrupt_original_fails_the_job_at_once_with_a_reason(submit, finished_events):
+    job = submit()
+    storage.write_bytes(job.original_key, b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    runner.run_stage(str(job.pk), "resize")
+    failed = Job.objects.get(pk=job.pk)
+    assert failed.status == Job.Status.FAILED
+    assert failed.stage == "resize"
+    assert "corrupt image" in failed.error or "unsupported format" in failed.error
+    assert StageRun.objects.get(job=job).status == StageRun.Status.FAILED
+
+
+def test_transient_error_is_reraised_for_retry_then_exhaustion_fails_the_job(submit):
+    job = submit()
+    outage = mock.patch("jobs.storage.read_bytes", side_effect=ConnectionError("S3 unreachable"))
+    with outage, pytest.raises(ConnectionError):
+        runner.run_stage(str(job.pk), "resize")
+    still = Job.objects.get(pk=job.pk)
+    assert still.status == Job.Status.PROCESSING  # waiting for Dramatiq's retry
+    assert "S3 unreachable" in StageRun.objects.get(job=job).error
+    assert services.job_fail(job_id=str(job.pk), stage="resize", reason="resize gave up")
+    failed = Job.objects.get(pk=job.pk)
+    assert failed.status == Job.Status.FAILED
+    assert failed.error == "resize gave up: ConnectionError: S3 unreachable"
+
+
+def test_cancelled_job_is_not_processed(submit):
+    job = submit()
+    services.job_cancel(job_id=job.pk)
+    runner.run_stage(str(job.pk), "resize")
+    assert not StageRun.objects.filter(job=job).exists()
+
+
+def test_illegal_moves_are_refused(submit):
+    job = submit()
+    with pytest.raises(IllegalTransition):
+        services.job_reprocess(job_id=job.pk)  # still queued
+    services.job_cancel(job_id=job.pk)
+    with pytest.raises(IllegalTransition):
+        services.job_cancel(job_id=job.pk)
+
+
+def test_reprocess_from_a_later_stage_reuses_earlier_outputs(submit):
+    job = run_all_stages(submit())
+    again = services.job_reprocess(job_id=job.pk, from_stage="watermark")
+    assert again.status == Job.Status.QUEUED and again.stage == "watermark" and again.run == 2
+    done = run_all_stages_from(again, "watermark")
+    assert done.status == Job.Status.COMPLETED
+    new_run = StageRun.objects.filter(job=job, run=2)
+    assert sorted(new_run.values_list("stage", flat=True)) == ["detect", "resize", "watermark"]
+    assert new_run.get(stage="resize").worker == "(reused from previous run)"
+
+
+def run_all_stages_from(job: Job, stage: str) -> Job:
+    for name in job.plan[job.plan.index(stage):]:
+        runner.run_stage(str(job.pk), name)
+    return Job.objects.get(pk=job.pk)
+
+
+def test_reprocess_rejects_a_stage_outside_the_plan(submit):
+    job = run_all_stages(submit())
+    with pytest.raises(services.StageNotInPlan):
+        services.job_reprocess(job_id=job.pk, from_stage="filters")
+
+
+def test_stuck_jobs_are_resumed(submit, django_capture_on_commit_callbacks):
+    job = submit()
+    Job.objects.filter(pk=job.pk).update(
+        updated_at=job.updated_at - timedelta(hours=1)
+    )
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        resumed = services.jobs_resume_stuck(older_than=timedelta(minutes=10))
+    assert resumed == [str(job.pk)] and len(sent) == 1
+    assert services.jobs_resume_stuck(older_than=timedelta(minutes=10)) == []
