@@ -60,7 +60,7 @@ bench: venv
 	$(PY) -m benchmarks.run
 
 compose-check:
-	docker-compose config -q && echo "docker-compose.yml is valid"
+	bash scripts/check_compose.sh
 
 clean:
 	rm -rf var .pytest_cache

@@ -5,11 +5,13 @@
 On one core, for each test image resized to fit 1024 px: faces found and time per image for
 BlazeFace full-range (used), BlazeFace short-range and OpenCV's Haar cascade; people found and
 time for BlazePose's person detector alone (used) and the whole Pose solution with landmarks;
-then the document heuristic's four measurements. Figures recorded in docs/PERFORMANCE.md.
+the document heuristic's four measurements; and what each detector costs inside `detect()`.
+Figures recorded in docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
 
+import importlib
 import statistics
 import time
 import warnings
@@ -21,8 +23,9 @@ import numpy as np
 from PIL import Image
 
 from benchmarks._cpu import pin_one_core
+from processing.detect import detect, detector_names
 from processing.detectors import people
-from processing.detectors._frame import Frame
+from processing.detectors._frame import Frame, frame_of, shared_frames
 from processing.detectors._mediapipe import import_mediapipe, thread_graph
 from processing.detectors.document import detect_document, document_features
 
@@ -134,6 +137,32 @@ def main() -> None:
             + "".join(f"{value:>8.3f}" for value in features.values())
             + f"{str(detect_document(image)['is_document']):>13}"
         )
+    detector_costs(images["bench_4k.jpg"][0])
+
+
+def detector_costs(image: Image.Image, runs: int = 21) -> None:
+    """Median ms of each registered detector within one detect() scope, as detect runs them."""
+    registry = importlib.import_module("processing.detect")._registry
+    names = detector_names()
+    samples_ms: dict[str, list[float]] = {name: [] for name in ["shared arrays", *names]}
+    for _ in range(runs):
+        with shared_frames():
+            start = time.perf_counter()
+            frame = frame_of(image)
+            _ = frame.rgb, frame.grey, frame.small
+            samples_ms["shared arrays"].append((time.perf_counter() - start) * 1000)
+            for name in names:
+                start = time.perf_counter()
+                registry[name](image)
+                samples_ms[name].append((time.perf_counter() - start) * 1000)
+    _, total = timed(lambda: len(detect(image)), runs)
+    print(
+        f"\ndetect() on the 4K benchmark photo fitted to {image.width}x{image.height}, "
+        f"medians of {runs}: total {total:.1f} ms"
+    )
+    for name, values in samples_ms.items():
+        note = " (faces reused, see people.py)" if name == "people" else ""
+        print(f"  {name:<16}{statistics.median(values):>7.2f} ms{note}")
 
 
 if __name__ == "__main__":

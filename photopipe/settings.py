@@ -105,7 +105,6 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default=None)
     AWS_S3_ADDRESSING_STYLE = "path"  # MinIO and moto serve path-style URLs
     AWS_DEFAULT_ACL = None
-    AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=3600)
     AWS_S3_FILE_OVERWRITE = True  # stage outputs have deterministic keys: rewriting is harmless
     default_storage_backend = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:

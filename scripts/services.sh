@@ -31,7 +31,7 @@ RABBITMQ_MANAGEMENT_PORT=${RABBITMQ_MANAGEMENT_PORT:-15672}
 RABBITMQ_PID=/run/rabbitmq/pid
 S3_PORT=${S3_PORT:-9000}
 S3_BUCKET=${S3_BUCKET:-photopipe}
-S3_PID=$RUN_DIR/s3.pid
+S3_PID=$RUN_DIR/s3-$S3_PORT.pid   # per port, so a second endpoint can run beside
 ALL=(postgres rabbitmq s3)
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -43,6 +43,7 @@ as_user() { # as_user USER CMD...: runuser when root, sudo otherwise; from / so 
   if [ "$(id -u)" = 0 ]; then (cd / && runuser -u "$user" -- "$@"); else (cd / && sudo -n -u "$user" -- "$@"); fi
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_closed() { ! port_open "$1"; }
 wait_until() { # wait_until DESCRIPTION CMD...: poll CMD every 0.2 s for up to $TIMEOUT s
   local what=$1 deadline=$((SECONDS + TIMEOUT)); shift
   until "$@"; do
@@ -170,7 +171,7 @@ stop_rabbitmq() {
     if ! as_root rabbitmqctl shutdown >/dev/null 2>>"$RUN_DIR/rabbitmq.log" && [ -f "$RABBITMQ_PID" ]; then
       as_root kill "$(as_root cat "$RABBITMQ_PID")" 2>/dev/null || true   # node not answering
     fi
-    wait_until "rabbitmq shutdown" eval '! port_open "$RABBITMQ_PORT"'
+    wait_until "rabbitmq shutdown" port_closed "$RABBITMQ_PORT"
     as_root rm -f "$RABBITMQ_PID"
   fi
 }
@@ -222,7 +223,7 @@ s3_outage() { # s3_outage USR1|USR2
   pid=$(s3_pid) || die "s3 is not running"
   kill -"$1" "$pid"
   if [ "$1" = USR1 ]; then
-    wait_until "s3 listener close" eval '! port_open "$S3_PORT"'
+    wait_until "s3 listener close" port_closed "$S3_PORT"
     log "s3: offline (connections refused; objects kept until s3-up)"
   else
     wait_until "s3" s3_ready
@@ -248,7 +249,7 @@ main() {
   # flock -o: the lock fd is not inherited by the daemons we start, so it dies with us.
   if [ -z "${SERVICES_LOCKED:-}" ] && [[ $cmd =~ ^(start|stop|restart|s3-down|s3-up)$ ]]; then
     mkdir -p "$RUN_DIR"
-    SERVICES_LOCKED=1 exec flock -o -w 600 "$RUN_DIR/lock" "$SELF" "$cmd" "$@"
+    SERVICES_LOCKED=1 exec flock -o -w 600 "$RUN_DIR/lock" bash "$SELF" "$cmd" "$@"
   fi
   local services=("$@") svc rc=0
   ((${#services[@]})) || services=("${ALL[@]}")

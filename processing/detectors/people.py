@@ -12,9 +12,13 @@ detection budget, and never more than one person. So the landmark model is not u
    motorcycle photo. A detected face is better evidence, so each face that no detected person
    claims (the face nearest a person's shoulder centre, inside its upper-body circle) is a person
    too, with a body box estimated from the face (3 face widths wide, 8 face heights tall).
-`detect_people_from_faces` is the same without step 1: no extra model, ~11 ms less per image,
-for a deployment that needs the time more than the recall
-(`register_detector("people", detect_people_from_faces, replace=True)`).
+The default, `detect_people`, is a cascade: when faces are found they already prove people and
+give their count, so the ~11 ms person detector runs only on images without a detected face
+(where it finds people seen from behind or too small for the face detector). The cost: on a
+photo with faces, an extra person whose face is hidden is not counted. `detect_people_thorough`
+always runs both (~11 ms more on photos with faces) and `detect_people_from_faces` never runs the
+person detector; a deployment picks one with
+`register_detector("people", detect_people_thorough, replace=True)`.
 Limits: a person needs a visible head (seen from behind, or head out of frame: missed), and the
 boxes are estimates of the body's extent, not tight outlines.
 """
@@ -64,6 +68,14 @@ def _build() -> Any:
 
 
 def detect_people(image: Image.Image) -> dict[str, Any]:
+    """Faces when there are any, else BlazePose's person detector (see the module docstring)."""
+    if find_faces(frame_of(image)):
+        return detect_people_from_faces(image)
+    return detect_people_thorough(image)
+
+
+def detect_people_thorough(image: Image.Image) -> dict[str, Any]:
+    """The person detector on every image, plus each face no detected person claims."""
     frame = frame_of(image)
     height, width = frame.rgb.shape[:2]
     unclaimed = list(find_faces(frame))

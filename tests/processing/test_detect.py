@@ -231,3 +231,20 @@ def test_the_faces_only_people_variant_finds_the_astronaut() -> None:
     fx, fy, fw, fh = face["box"]
     assert px <= fx and py <= fy and fx + fw <= px + pw and fy + fh <= py + ph
     assert detect_people_from_faces(photo("chelsea.png"))["people"] == []
+
+
+def test_a_person_too_small_for_the_face_detector_is_found_by_the_person_detector() -> None:
+    small = Image.new("RGB", (1024, 576), (120, 120, 120))
+    small.paste(photo("astronaut.png").resize((200, 200)), (400, 376))
+    found = detect(small, ["faces", "people"])
+    assert found["faces"] == []  # so the cascade falls through to BlazePose's person detector
+    (person,) = found["people"]
+    x, y, w, h = person["box"]
+    assert x <= 500 <= x + w and y <= 476 <= y + h  # around the pasted astronaut
+
+
+def test_the_thorough_people_variant_runs_the_person_detector_beside_faces() -> None:
+    from processing.detectors.people import detect_people_thorough
+
+    (person,) = detect_people_thorough(photo("astronaut.png"))["people"]
+    assert person["confidence"] > 0.5
