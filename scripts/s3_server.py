@@ -9,6 +9,7 @@ SIGTERM/SIGINT exit.
 """
 
 import argparse
+import contextlib
 import http.client
 import logging
 import os
@@ -47,15 +48,15 @@ class Server(ThreadedWSGIServer):
         with self.connections_lock:
             connections = list(self.connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def serve(app, host: str, port: int) -> Server:
     server = Server(host, port, app, handler=MotoRequestHandler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    ).start()
     return server
 
 

@@ -1,6 +1,9 @@
 """Upload to result on the real stack: API -> RabbitMQ -> rundramatiq worker -> S3 + Postgres."""
 
 import io
+import json
+import subprocess
+import sys
 import time
 
 import dramatiq
@@ -12,7 +15,7 @@ from rest_framework.test import APIClient
 from jobs import services, storage
 from jobs.models import Job, StageRun
 from tests.integration.checks import assert_watermarked_resize_of
-from tests.integration.conftest import wait_for_terminal
+from tests.integration.conftest import ROOT, wait_for_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -106,3 +109,18 @@ def _wait_for_log(worker, text: str, timeout: float = 30) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError(f"worker never logged {text!r}:\n{worker.output()[-2000:]}")
+
+
+def test_listen_processed_prints_the_completion_event(worker, image_bytes):
+    listener = subprocess.Popen(
+        [sys.executable, "manage.py", "listen_processed", "--count", "1"], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert "listening on processed_images" in listener.stderr.readline()
+        accepted = _upload(image_bytes("rocket.jpg"), "rocket.jpg")
+        out, _ = listener.communicate(timeout=90)
+    finally:
+        listener.kill()
+    event = json.loads(out.strip().splitlines()[-1])
+    assert event["job_id"] == accepted["id"] and event["status"] == "completed"

@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,9 +15,17 @@ class Command(BaseCommand):
             "--older-than", type=int, default=settings.PHOTOPIPE["REAPER_TIMEOUT_S"],
             help="Seconds without progress before a job counts as stuck.",
         )
+        parser.add_argument(
+            "--every", type=int, default=0,
+            help="Keep sweeping every N seconds (a reaper service) instead of once.",
+        )
 
-    def handle(self, *args, older_than: int, **options) -> None:
-        resumed = jobs_resume_stuck(older_than=timedelta(seconds=older_than))
-        for job_id in resumed:
-            self.stderr.write(f"{job_id}: resumed")
-        self.stdout.write(f"{len(resumed)} job(s) resumed")
+    def handle(self, *args, older_than: int, every: int, **options) -> None:
+        while True:
+            resumed = jobs_resume_stuck(older_than=timedelta(seconds=older_than))
+            for job_id in resumed:
+                self.stderr.write(f"{job_id}: resumed")
+            self.stdout.write(f"{len(resumed)} job(s) resumed")
+            if not every:
+                return
+            time.sleep(every)
