@@ -62,16 +62,22 @@ def consumers_on(queue: str) -> int:
 
 
 class WorkerProcess:
-    """A `manage.py rundramatiq` process group, with its log."""
+    """A `manage.py rundramatiq` process group that tests can kill and start again."""
 
     def __init__(self, log_path: Path, env: dict[str, str]) -> None:
         self.log_path = log_path
-        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.env = env
+        self.process: subprocess.Popen | None = None
+
+    def start(self, **extra_env: str) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "rundramatiq", "--processes", "1",
+                 "--threads", "2"],
+                cwd=ROOT, env={**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.wait_until_consuming()
 
     def wait_until_consuming(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -89,15 +95,19 @@ class WorkerProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """kill -9 the whole group: no cleanup, no ack; RabbitMQ redelivers what it held."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +119,7 @@ def worker(real_services, django_db_setup, django_db_blocker, tmp_path_factory) 
     env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1"}
     process = WorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log", env)
     try:
-        process.wait_until_consuming()
+        process.start()
         yield process
     finally:
         process.stop()

@@ -58,3 +58,64 @@ def test_storage_outage_is_retried_with_backoff_until_the_job_completes(worker, 
     retry = resize_runs.filter(attempt=failed_attempt.attempt + 1).first()
     assert retry is not None
     assert (retry.started_at - failed_attempt.finished_at).total_seconds() >= 0.9
+
+
+# Three 9x9 median filters on a 1024-px image keep the filters stage busy for seconds: long
+# enough to kill the worker in the middle of it.
+SLOW_STEPS = [{"name": "median", "params": {"size": 9}}] * 3
+
+
+@pytest.fixture
+def worker_with_two_attempts(worker):
+    """The session worker, restarted with at most two attempts per stage; restored after."""
+    worker.stop()
+    worker.start(PHOTOPIPE_STAGE_MAX_ATTEMPTS="2")
+    yield worker
+    worker.stop()
+    worker.start()
+
+
+def _wait_for_running_attempt(job: Job, stage: str, attempt: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if StageRun.objects.filter(job=job, stage=stage, attempt=attempt, status="running"):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{stage} attempt {attempt} of {job.pk} never started")
+
+
+def _submit_slow_job(image_bytes) -> Job:
+    from processing import validate_steps
+
+    return services.job_submit(
+        data=image_bytes("motorcycle_left.png"), steps=validate_steps(SLOW_STEPS)
+    )
+
+
+def test_a_worker_killed_mid_stage_loses_nothing(worker_with_two_attempts, image_bytes):
+    job = _submit_slow_job(image_bytes)
+    _wait_for_running_attempt(job, "filters", attempt=1)
+    worker_with_two_attempts.kill()  # kill -9 in the middle of the filters stage
+    worker_with_two_attempts.start(PHOTOPIPE_STAGE_MAX_ATTEMPTS="2")
+
+    done = wait_for_terminal(job.pk, timeout=120)
+    assert done.status == Job.Status.COMPLETED, done.error
+    first, second = StageRun.objects.filter(job=job, stage="filters").order_by("attempt")
+    assert first.status == "failed" and "abandoned" in first.error
+    assert second.status == "done"
+
+
+def test_a_message_that_kills_its_worker_every_time_ends_failed(
+    worker_with_two_attempts, image_bytes
+):
+    job = _submit_slow_job(image_bytes)
+    for attempt in (1, 2):  # the message takes its worker down on every delivery
+        _wait_for_running_attempt(job, "filters", attempt=attempt)
+        worker_with_two_attempts.kill()
+        worker_with_two_attempts.start(PHOTOPIPE_STAGE_MAX_ATTEMPTS="2")
+
+    failed = wait_for_terminal(job.pk, timeout=60)
+    assert failed.status == Job.Status.FAILED
+    assert failed.stage == "filters"
+    assert failed.error.startswith("filters failed after 2 attempts: abandoned")
+    assert StageRun.objects.filter(job=job, stage="filters").count() == 2
