@@ -119,3 +119,23 @@ def test_a_message_that_kills_its_worker_every_time_ends_failed(
     assert failed.stage == "filters"
     assert failed.error.startswith("filters failed after 2 attempts: abandoned")
     assert StageRun.objects.filter(job=job, stage="filters").count() == 2
+
+
+def test_jobs_complete_across_a_rabbitmq_restart(worker, image_bytes):
+    before = services.job_submit(data=image_bytes("rocket.jpg"))
+    assert wait_for_terminal(before.pk).status == Job.Status.COMPLETED  # connections in use
+    services_sh("restart", "rabbitmq")  # the API's and the worker's connections break
+
+    after = services.job_submit(data=image_bytes("chelsea.png"))  # publish reconnects
+    done = wait_for_terminal(after.pk, timeout=120)  # the worker's consumers reconnect too
+    assert done.status == Job.Status.COMPLETED, done.error
+
+
+def test_jobs_complete_across_a_postgresql_restart(worker, image_bytes):
+    services_sh("restart", "postgres")  # every pooled connection of the worker is now dead
+    from django.db import connection
+
+    connection.close()  # this test process's own connection died with the server too
+    job = services.job_submit(data=image_bytes("coffee.png"))
+    done = wait_for_terminal(job.pk, timeout=120)
+    assert done.status == Job.Status.COMPLETED, done.error
