@@ -60,9 +60,9 @@ def jpeg(**settings: bool) -> Callable[[Image.Image], bytes]:
 
 
 RESIZES = {
-    "LANCZOS (fit_within now)": fit_within,
+    "HAMMING (fit_within now)": fit_within,
+    "Pillow LANCZOS (before)": pillow_resize(Image.Resampling.LANCZOS),
     "Pillow BICUBIC": pillow_resize(Image.Resampling.BICUBIC),
-    "Pillow HAMMING": pillow_resize(Image.Resampling.HAMMING),
     "OpenCV INTER_LINEAR": cv2_resize(cv2.INTER_LINEAR),
 }
 ENCODES = {

@@ -14,7 +14,7 @@ detection budget, and never more than one person. So the landmark model is not u
    too, with a body box estimated from the face (3 face widths wide, 8 face heights tall).
 The default, `detect_people`, is a cascade: when faces are found they already prove people and
 give their count, so the ~11 ms person detector runs only on images without a detected face
-(where it finds people seen from behind or too small for the face detector). The cost: on a
+(where it finds people too small or too turned away for the face detector). The cost: on a
 photo with faces, an extra person whose face is hidden is not counted. `detect_people_thorough`
 always runs both (~11 ms more on photos with faces) and `detect_people_from_faces` never runs the
 person detector; a deployment picks one with
