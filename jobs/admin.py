@@ -47,6 +47,9 @@ class JobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False  # state changes only through the actions, which call the services
+
     @admin.display(description="duration (s)")
     def duration(self, job: Job) -> str:
         seconds = job.duration_seconds

@@ -2,26 +2,42 @@
 
 import logging
 
+import dramatiq
+from dramatiq.middleware import TimeLimitExceeded
+
 import processing
 from jobs import services
 from jobs.models import Job
-from jobs.stage_work import STAGE_WORK
+from jobs.stage_work import STAGE_WORK, MissingInput
 
 logger = logging.getLogger(__name__)
+
+# Failures that retrying cannot fix: the job fails at once, with the reason.
+PERMANENT = (processing.ImageError, processing.InvalidStep, MissingInput)
 
 
 def run_stage(job_id: str, stage: str) -> None:
     """Permanent errors (a bad image) fail the job at once; anything else is re-raised so
     Dramatiq retries it with backoff (storage, database and network hiccups)."""
-    stage_run = services.stage_claim(job_id=job_id, stage=stage)
+    try:
+        stage_run = services.stage_claim(job_id=job_id, stage=stage)
+    except services.StageBusy as busy:
+        # Another delivery is working on it: come back when it should be done (or dead).
+        raise dramatiq.Retry(str(busy), delay=busy.delay_ms) from None
     if stage_run is None:
         logger.info("job %s: nothing to do for %s (done, moved on or cancelled)", job_id, stage)
         return
     try:
         job = Job.objects.get(pk=job_id)
         output = STAGE_WORK[stage](job)
-    except (processing.ImageError, processing.InvalidStep) as error:
+    except PERMANENT as error:
         services.stage_fail(stage_run=stage_run, reason=str(error), permanent=True)
+        return
+    except TimeLimitExceeded:
+        # Raised asynchronously into this thread: an image that takes this long will again.
+        limit_s = dramatiq.get_broker().get_actor(stage).options.get("time_limit", 0) / 1000
+        reason = f"{stage} took longer than its {limit_s:.0f} s time limit"
+        services.stage_fail(stage_run=stage_run, reason=reason, permanent=True)
         return
     except Exception as error:
         services.stage_fail(stage_run=stage_run, reason=_describe(error), permanent=False)

@@ -11,7 +11,7 @@ import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,11 +27,21 @@ from jobs.stages import ALL_STAGES, DETECT, WATERMARK, next_stage
 
 logger = logging.getLogger(__name__)
 
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-
-
 class StageNotInPlan(ValueError):
     """Reprocessing was asked to start from a stage this job does not run."""
+
+
+class StageBusy(Exception):
+    """Another delivery of this stage is still being worked on; try again after ``delay_ms``."""
+
+    def __init__(self, delay_ms: int) -> None:
+        super().__init__(f"stage is being processed elsewhere; retry in {delay_ms} ms")
+        self.delay_ms = delay_ms
+
+
+def worker_id() -> str:
+    """hostname:pid of this process (computed per call: worker processes are forked)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def upload_limits() -> processing.Limits:
@@ -97,13 +107,15 @@ def _step_dict(step: processing.Step) -> dict[str, Any]:
 # --- running stages ---------------------------------------------------------------------------
 
 @transaction.atomic
-def stage_claim(*, job_id: str, stage: str, worker: str = WORKER_ID) -> StageRun | None:
+def stage_claim(*, job_id: str, stage: str, worker: str | None = None) -> StageRun | None:
     """Start an attempt at ``stage``, or return None when there is nothing to do.
 
     Nothing to do: the job is gone, finished, cancelled, at another stage, or this stage is
-    already done in the current run (a redelivered message). A RUNNING attempt left behind
-    by a killed worker is closed as abandoned. Attempts are counted here, in the database, so
-    a message that kills its worker every time ends as a failed job instead of looping.
+    already done in the current run (a redelivered message). An attempt still RUNNING is
+    either alive elsewhere (StageBusy: the message comes back later, so the work is never done
+    twice at once) or was left by a dead worker and is closed as abandoned. Attempts are
+    counted here, in the database, so a message that kills its worker every time ends as a
+    failed job instead of looping.
     """
     job = Job.objects.select_for_update().filter(pk=job_id).first()
     if job is None or not job.is_active or job.stage != stage:
@@ -112,10 +124,11 @@ def stage_claim(*, job_id: str, stage: str, worker: str = WORKER_ID) -> StageRun
     if runs.filter(status=StageRun.Status.DONE).exists():
         return None
     now = timezone.now()
-    runs.filter(status=StageRun.Status.RUNNING).update(
-        status=StageRun.Status.FAILED, finished_at=now,
-        error="abandoned: the worker stopped before finishing (killed or lost)",
-    )
+    for running in runs.filter(status=StageRun.Status.RUNNING):
+        busy_ms = _lease_left_ms(running, now)
+        if busy_ms > 0:
+            raise StageBusy(busy_ms)
+        _close_run(running, StageRun.Status.FAILED, error=ABANDONED)
     attempts = runs.count()
     if attempts >= settings.PHOTOPIPE["STAGE_MAX_ATTEMPTS"]:
         last_error = runs.order_by("-attempt").values_list("error", flat=True).first() or ""
@@ -127,8 +140,43 @@ def stage_claim(*, job_id: str, stage: str, worker: str = WORKER_ID) -> StageRun
     job.attempts += 1
     job.save(update_fields=["status", "started_at", "attempts", "updated_at"])
     return StageRun.objects.create(
-        job=job, run=job.run, stage=stage, attempt=attempts + 1, worker=worker[:100],
+        job=job, run=job.run, stage=stage, attempt=attempts + 1,
+        worker=(worker or worker_id())[:100],
     )
+
+
+ABANDONED = "abandoned: the worker stopped before finishing (killed or lost)"
+
+
+def _lease_left_ms(running: StageRun, now: datetime) -> int:
+    """How long a RUNNING attempt may still be alive; 0 when it is certainly dead.
+
+    Dramatiq's TimeLimit ends every attempt within STAGE_TIME_LIMIT_MS, so an older one is dead.
+    A younger one on this host is dead if its process is gone (the fast path after a kill -9);
+    on another host it is trusted until its time limit runs out.
+    """
+    limit_ms = settings.PHOTOPIPE["STAGE_TIME_LIMIT_MS"] + 5000
+    left_ms = limit_ms - int((now - running.started_at).total_seconds() * 1000)
+    if left_ms <= 0:
+        return 0
+    host, _, pid = running.worker.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid)):
+        return 0
+    return left_ms
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 @transaction.atomic
@@ -136,8 +184,8 @@ def stage_complete(*, stage_run: StageRun, output: StageOutput) -> Job | None:
     """Record a finished attempt and move the job on: next stage on commit, or completion."""
     job = Job.objects.select_for_update().get(pk=stage_run.job_id)
     run = StageRun.objects.select_for_update().get(pk=stage_run.pk)
-    if run.status != StageRun.Status.RUNNING or not job.is_active or job.stage != run.stage:
-        return None  # superseded by another delivery, or cancelled meanwhile: drop quietly
+    if not _is_current(job, run):
+        return None  # cancelled or reprocessed meanwhile: the job has moved on without it
     _close_run(run, StageRun.Status.DONE, output_key=output.output_key)
     if run.stage == WATERMARK:
         job.result_key = output.output_key
@@ -154,7 +202,8 @@ def stage_complete(*, stage_run: StageRun, output: StageOutput) -> Job | None:
     job.finished_at = timezone.now()
     job.error = ""
     job.save()
-    transaction.on_commit(lambda: job_finished.send(sender=Job, job=job))
+    # send_robust: a failing receiver (broker down) must not undo or hide the completion.
+    transaction.on_commit(lambda: job_finished.send_robust(sender=Job, job=job), robust=True)
     logger.info("job %s completed", job.id)
     return job
 
@@ -165,10 +214,19 @@ def stage_fail(*, stage_run: StageRun, reason: str, permanent: bool) -> None:
     processing, for Dramatiq's Retries middleware to send the message again."""
     job = Job.objects.select_for_update().get(pk=stage_run.job_id)
     run = StageRun.objects.select_for_update().get(pk=stage_run.pk)
+    current = _is_current(job, run)
     if run.status == StageRun.Status.RUNNING:
         _close_run(run, StageRun.Status.FAILED, error=reason)
-    if permanent and job.is_active and job.stage == run.stage:
+    if permanent and current:
         _fail(job, reason)
+
+
+def _is_current(job: Job, run: StageRun) -> bool:
+    """The attempt is still the one the job is waiting for (not closed, not an old run)."""
+    return (
+        run.status == StageRun.Status.RUNNING and job.is_active and job.run == run.run
+        and job.stage == run.stage
+    )
 
 
 @transaction.atomic
@@ -177,11 +235,10 @@ def job_fail(*, job_id: str, stage: str, reason: str) -> bool:
     job = Job.objects.select_for_update().filter(pk=job_id).first()
     if job is None or not job.is_active or job.stage != stage:
         return False
-    last_error = (
-        StageRun.objects.filter(job=job, run=job.run, stage=stage)
-        .order_by("-attempt").values_list("error", flat=True).first()
-    )
-    _fail(job, f"{reason}: {last_error}" if last_error else reason)
+    last = StageRun.objects.filter(job=job, run=job.run, stage=stage).order_by("-attempt").first()
+    if last is None or last.status != StageRun.Status.FAILED:
+        return False  # the retries were for an older run, or an attempt is running right now
+    _fail(job, f"{reason}: {last.error}" if last.error else reason)
     return True
 
 
@@ -190,7 +247,7 @@ def _fail(job: Job, reason: str) -> None:
     job.error = reason[:2000]
     job.finished_at = timezone.now()
     job.save()
-    transaction.on_commit(lambda: job_failed.send(sender=Job, job=job))
+    transaction.on_commit(lambda: job_failed.send_robust(sender=Job, job=job), robust=True)
     logger.warning("job %s failed at %s: %s", job.id, job.stage, reason)
 
 
@@ -212,6 +269,8 @@ def job_cancel(*, job_id: str) -> Job:
     job.move_to(Job.Status.CANCELLED)
     job.finished_at = timezone.now()
     job.save()
+    for running in StageRun.objects.filter(job=job, status=StageRun.Status.RUNNING):
+        _close_run(running, StageRun.Status.FAILED, error="cancelled")
     return job
 
 
@@ -235,10 +294,20 @@ def job_reprocess(*, job_id: str, from_stage: str | None = None) -> Job:
     job.run += 1
     job.error = ""
     job.finished_at = None
+    _forget_results_from(job, stage)
     job.save()
     _carry_over_done_runs(job, before=stage)
     send_on_commit(stage, str(job.id))
     return job
+
+
+def _forget_results_from(job: Job, stage: str) -> None:
+    """Results of the stages that will run again are stale until they do."""
+    rerun = job.plan[job.plan.index(stage):]
+    if WATERMARK in rerun:
+        job.result_key, job.result_width, job.result_height = "", None, None
+    if DETECT in rerun:
+        job.detections = None
 
 
 def _require_earlier_outputs(job: Job, stage: str) -> None:

@@ -20,17 +20,30 @@ from jobs.stages import DETECT, FILTERS, RESIZE, WATERMARK, input_stage
 INTERMEDIATE_QUALITY = 95
 
 
+class MissingInput(Exception):
+    """A stage's input is gone from storage (deleted): retrying cannot bring it back."""
+
+
 def _input_bytes(job: Job, stage: str) -> bytes:
     source = input_stage(job.plan, stage)
     if source is None:
-        return storage.read_bytes(job.original_key)
+        return _read(job.original_key, "the original image")
     key = (
         StageRun.objects.filter(job=job, run=job.run, stage=source, status=StageRun.Status.DONE)
         .values_list("output_key", flat=True).first()
     )
     if not key:
-        raise RuntimeError(f"{stage} needs the output of {source}, which is missing")
-    return storage.read_bytes(key)
+        raise MissingInput(f"{stage} needs the output of {source}, which is missing")
+    return _read(key, f"the output of {source}")
+
+
+def _read(key: str, what: str) -> bytes:
+    # Both local files and django-storages' S3 raise FileNotFoundError for a missing object;
+    # an unreachable S3 raises something else and stays a transient, retried error.
+    try:
+        return storage.read_bytes(key)
+    except FileNotFoundError:
+        raise MissingInput(f"{what} is missing from storage ({key})") from None
 
 
 def _write_intermediate(job: Job, stage: str, image: Image) -> StageOutput:

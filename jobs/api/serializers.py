@@ -54,7 +54,10 @@ class JobCreateSerializer(serializers.Serializer):
     output_format = serializers.ChoiceField(
         choices=sorted(OUTPUT_FORMATS), default="jpeg", required=False
     )
-    webhook_url = serializers.URLField(required=False, allow_blank=True, default="")
+    webhook_url = serializers.URLField(
+        required=False, allow_blank=True, default="", max_length=500,
+        help_text="Called with a signed JSON POST when the job completes or fails.",
+    )
 
     def validate_file(self, upload: Any) -> bytes:
         # Read one byte past the limit: enough for probe() to say "too large" without ever

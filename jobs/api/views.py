@@ -15,7 +15,9 @@ from rest_framework.views import APIView
 import processing
 from jobs import services
 from jobs.api import serializers as s
+from jobs.api.renderers import AnyMediaRenderer
 from jobs.models import Job
+from processing.probe import check_byte_size
 
 
 class JobFilter(django_filters.FilterSet):
@@ -45,6 +47,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(request=s.JobCreateSerializer, responses={202: s.JobSerializer})
     def create(self, request: Request) -> Response:
+        _refuse_oversized_body(request)
         upload = self.get_serializer(data=request.data)
         upload.is_valid(raise_exception=True)
         job = services.job_submit(
@@ -74,7 +77,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return self._job_response(job, status.HTTP_200_OK)
 
     @extend_schema(responses={(200, "image/*"): bytes})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[AnyMediaRenderer])
     def result(self, request: Request, pk: str) -> FileResponse:
         """Download the processed image (404 until the job is completed)."""
         job = self.get_object()
@@ -84,7 +87,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return _download(job.result_key, processing.media_type(job.output_format), name)
 
     @extend_schema(responses={(200, "image/*"): bytes})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[AnyMediaRenderer])
     def original(self, request: Request, pk: str) -> FileResponse:
         """Download the image as uploaded."""
         job = self.get_object()
@@ -96,6 +99,19 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         data = s.JobSerializer(job, context=self.get_serializer_context()).data
         headers = {"Location": str(data["url"])} if created else {}
         return Response(data, status=code, headers=headers)
+
+
+# Room for the multipart envelope and the other form fields around the file itself.
+_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def _refuse_oversized_body(request: Request) -> None:
+    """413 from Content-Length, before Django spools a huge body to disk to parse it."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    check_byte_size(length - _FORM_OVERHEAD_BYTES, services.upload_limits())
 
 
 def _download(key: str, content_type: str, filename: str) -> FileResponse:

@@ -80,13 +80,16 @@ def test_a_message_delivered_twice_yields_one_done_run_and_one_object(worker, im
     job = wait_for_terminal(accepted["id"])
     assert job.status == Job.Status.COMPLETED
 
+    resize_key = StageRun.objects.get(job=job, stage="resize").output_key
+    written_at = default_storage.get_modified_time(resize_key)
+
     dramatiq.get_broker().get_actor("resize").send(str(job.pk))  # the same message again
     _wait_for_log(worker, f"job {job.pk}: nothing to do for resize")
 
     resize_runs = StageRun.objects.filter(job=job, stage="resize")
     assert resize_runs.count() == 1 and resize_runs.get().status == StageRun.Status.DONE
-    assert default_storage.listdir(f"jobs/{job.pk}")[1].count("resize.jpg") == 1
-    assert len(default_storage.listdir(f"jobs/{job.pk}")[1]) == 2  # resize + result
+    assert default_storage.get_modified_time(resize_key) == written_at  # not rewritten
+    assert sorted(default_storage.listdir(f"jobs/{job.pk}")[1]) == ["resize.jpg", "result.jpg"]
     assert Job.objects.get(pk=job.pk).status == Job.Status.COMPLETED
 
 

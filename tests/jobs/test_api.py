@@ -154,6 +154,25 @@ def test_result_is_404_until_completed_and_original_downloads(api, submit, image
     assert b"".join(original.streaming_content) == image_bytes("astronaut.png")
 
 
+def test_downloads_honour_image_accept_headers(api, submit):
+    job = submit()
+    for accept in ("image/*", "image/png", "*/*"):
+        response = api.get(f"{JOBS}{job.pk}/original/", HTTP_ACCEPT=accept)
+        assert response.status_code == 200, accept
+    missing = api.get(f"{JOBS}{job.pk}/result/", HTTP_ACCEPT="image/*")
+    assert missing.status_code == 404 and b"queued" in missing.content
+
+
+def test_oversized_body_is_refused_from_content_length_before_parsing(api, settings):
+    settings.PHOTOPIPE = {**settings.PHOTOPIPE, "MAX_UPLOAD_BYTES": 1000}
+    response = api.post(
+        JOBS, data=b"x" * 10, content_type="multipart/form-data; boundary=b",
+        CONTENT_LENGTH=str(10_000_000),
+    )
+    assert response.status_code == 413
+    assert "file too large" in response.json()["detail"]
+
+
 def test_unknown_job_is_404(api):
     assert api.get(f"{JOBS}00000000-0000-0000-0000-000000000000/").status_code == 404
 

@@ -1,8 +1,11 @@
 """State changes through jobs/services.py, with stages run in-process (no broker)."""
 
+import socket
+import subprocess
 from datetime import timedelta
 from unittest import mock
 
+import dramatiq
 import pytest
 from django.core.files.storage import default_storage
 
@@ -84,30 +87,86 @@ def test_message_for_a_stage_the_job_is_not_at_is_ignored(submit):
     assert Job.objects.get(pk=job.pk).stage == "resize"
 
 
-def test_attempt_left_running_by_a_killed_worker_is_closed_as_abandoned(submit):
+@pytest.fixture
+def dead_worker() -> str:
+    """The worker id of a process on this host that has exited (as after a kill -9)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return f"{socket.gethostname()}:{process.pid}"
+
+
+def test_attempt_left_running_by_a_killed_worker_is_closed_as_abandoned(submit, dead_worker):
     job = submit()
-    services.stage_claim(job_id=str(job.pk), stage="resize")  # a worker died after this
+    services.stage_claim(job_id=str(job.pk), stage="resize", worker=dead_worker)
     runner.run_stage(str(job.pk), "resize")
     first, second = StageRun.objects.filter(job=job, stage="resize").order_by("attempt")
     assert first.status == StageRun.Status.FAILED and "abandoned" in first.error
     assert second.status == StageRun.Status.DONE and second.attempt == 2
 
 
-def test_attempts_are_capped_in_the_database(submit, settings, finished_events):
+def test_attempts_are_capped_in_the_database(
+    submit, settings, finished_events, dead_worker, django_capture_on_commit_callbacks
+):
     settings.PHOTOPIPE = {**settings.PHOTOPIPE, "STAGE_MAX_ATTEMPTS": 3}
     job = submit()
     for _ in range(3):  # three deliveries that each killed their worker mid-stage
-        services.stage_claim(job_id=str(job.pk), stage="resize")
-    assert services.stage_claim(job_id=str(job.pk), stage="resize") is None
+        services.stage_claim(job_id=str(job.pk), stage="resize", worker=dead_worker)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.stage_claim(job_id=str(job.pk), stage="resize") is None
     failed = Job.objects.get(pk=job.pk)
     assert failed.status == Job.Status.FAILED
-    assert failed.error.startswith("resize failed after 3 attempts")
+    assert failed.error.startswith("resize failed after 3 attempts: abandoned")
+    assert [kind for kind, _ in finished_events] == ["failed"]
 
 
-def test_corrupt_original_fails_the_job_at_once_with_a_reason(submit, finished_events):
+def test_a_delivery_while_the_stage_runs_elsewhere_comes_back_later(submit):
+    job = submit()
+    services.stage_claim(job_id=str(job.pk), stage="resize")  # alive: this very process
+    with pytest.raises(dramatiq.Retry) as retry:
+        runner.run_stage(str(job.pk), "resize")  # the duplicate delivery
+    assert 0 < retry.value.delay <= 125_000
+    (only,) = StageRun.objects.filter(job=job, stage="resize")
+    assert only.status == StageRun.Status.RUNNING and only.attempt == 1
+
+
+def test_an_old_run_finishing_late_does_not_move_the_reprocessed_job(submit):
+    job = submit()
+    old_attempt = services.stage_claim(job_id=str(job.pk), stage="resize")
+    services.job_cancel(job_id=job.pk)
+    services.job_reprocess(job_id=job.pk)  # run 2 waits for its own resize
+    services.stage_complete(stage_run=old_attempt, output=services.StageOutput("x.jpg"))
+    again = Job.objects.get(pk=job.pk)
+    assert again.run == 2 and again.stage == "resize" and again.status == Job.Status.QUEUED
+    assert not services.job_fail(job_id=str(job.pk), stage="resize", reason="late give-up")
+    assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
+
+
+def test_cancel_closes_the_running_attempt(submit):
+    job = submit()
+    services.stage_claim(job_id=str(job.pk), stage="resize")
+    services.job_cancel(job_id=job.pk)
+    run = StageRun.objects.get(job=job)
+    assert run.status == StageRun.Status.FAILED and run.error == "cancelled"
+    assert run.duration_ms is not None
+
+
+def test_a_deleted_original_fails_the_job_at_once(submit):
+    job = submit()
+    default_storage.delete(job.original_key)
+    runner.run_stage(str(job.pk), "resize")
+    failed = Job.objects.get(pk=job.pk)
+    assert failed.status == Job.Status.FAILED
+    assert "original image is missing" in failed.error
+
+
+def test_corrupt_original_fails_the_job_at_once_with_a_reason(
+    submit, finished_events, django_capture_on_commit_callbacks
+):
     job = submit()
     storage.write_bytes(job.original_key, b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    runner.run_stage(str(job.pk), "resize")
+    with django_capture_on_commit_callbacks(execute=True):
+        runner.run_stage(str(job.pk), "resize")
+    assert [kind for kind, _ in finished_events] == ["failed"]
     failed = Job.objects.get(pk=job.pk)
     assert failed.status == Job.Status.FAILED
     assert failed.stage == "resize"
@@ -149,6 +208,7 @@ def test_reprocess_from_a_later_stage_reuses_earlier_outputs(submit):
     job = run_all_stages(submit())
     again = services.job_reprocess(job_id=job.pk, from_stage="watermark")
     assert again.status == Job.Status.QUEUED and again.stage == "watermark" and again.run == 2
+    assert again.result_key == "" and again.detections is None  # stale until re-run
     done = run_all_stages_from(again, "watermark")
     assert done.status == Job.Status.COMPLETED
     new_run = StageRun.objects.filter(job=job, run=2)

@@ -1,3 +1,5 @@
+import uuid
+
 from django.core.management.base import BaseCommand, CommandError
 
 from jobs import services
@@ -13,31 +15,27 @@ class Command(BaseCommand):
         parser.add_argument("--from-stage", choices=ALL_STAGES, default=None)
 
     def handle(self, *args, job_ids: list[str], from_stage: str | None, **options) -> None:
-        known = {str(pk) for pk in Job.objects.filter(pk__in=_valid_uuids(job_ids))
-                 .values_list("pk", flat=True)}
-        unknown = [job_id for job_id in job_ids if job_id not in known]
+        wanted = {raw: _as_uuid(raw) for raw in job_ids}
+        known = set(Job.objects.filter(pk__in=[u for u in wanted.values() if u])
+                    .values_list("pk", flat=True))
+        unknown = [raw for raw, parsed in wanted.items() if parsed not in known]
         if unknown:
             raise CommandError(f"no such job: {', '.join(unknown)}")
-        failures = 0
-        for job_id in job_ids:
+        refused = 0
+        for raw, job_id in wanted.items():
             try:
                 services.job_reprocess(job_id=job_id, from_stage=from_stage)
-                self.stderr.write(f"{job_id}: queued")
+                self.stderr.write(f"{raw}: queued")
             except (IllegalTransition, services.StageNotInPlan) as error:
-                failures += 1
-                self.stderr.write(f"{job_id}: refused: {error}")
-        self.stdout.write(f"{len(job_ids) - failures} job(s) requeued, {failures} refused")
-        if failures:
-            raise CommandError(f"{failures} job(s) could not be reprocessed")
+                refused += 1
+                self.stderr.write(f"{raw}: refused: {error}")
+        self.stdout.write(f"{len(wanted) - refused} job(s) requeued, {refused} refused")
+        if refused:
+            raise CommandError(f"{refused} job(s) could not be reprocessed")
 
 
-def _valid_uuids(values: list[str]) -> list[str]:
-    import uuid
-
-    valid = []
-    for value in values:
-        try:
-            valid.append(str(uuid.UUID(value)))
-        except ValueError:
-            continue
-    return valid
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, close_old_connections
 
 from jobs.services import jobs_resume_stuck
 
@@ -22,7 +23,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, older_than: int, every: int, **options) -> None:
         while True:
-            resumed = jobs_resume_stuck(older_than=timedelta(seconds=older_than))
+            if every:
+                close_old_connections()  # a long-lived loop: drop connections a restart killed
+            try:
+                resumed = jobs_resume_stuck(older_than=timedelta(seconds=older_than))
+            except DatabaseError as error:
+                if not every:
+                    raise
+                self.stderr.write(f"sweep failed, trying again in {every} s: {error}")
+                resumed = []
             for job_id in resumed:
                 self.stderr.write(f"{job_id}: resumed")
             self.stdout.write(f"{len(resumed)} job(s) resumed")

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         broker = dramatiq.get_broker()
         if not isinstance(broker, StubBroker):
             raise CommandError("run_embedded needs the in-process broker: unset RABBITMQ_URL")
+        # The dramatiq CLI emits process_boot; without it TimeLimit never starts its timer and
+        # a pathological image could hold a worker thread forever.
+        broker.emit_after("process_boot")
         worker = dramatiq.Worker(
             broker, worker_threads=settings.PHOTOPIPE["EMBEDDED_WORKER_THREADS"], worker_timeout=100
         )
@@ -33,4 +36,4 @@ class Command(BaseCommand):
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
-            worker.stop()
+            worker.stop(timeout=10_000)  # unfinished jobs are resumed on the next start
