@@ -135,6 +135,22 @@ class JobSerializer(serializers.ModelSerializer):
         }
 
 
+class JobSummarySerializer(JobSerializer):
+    """One line of the job list: where each job is, without its timeline and detections."""
+
+    labels = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = [
+            "id", "url", "status", "stage", "failed_stage", "error", "original", "labels",
+            "created_at", "finished_at", "duration_seconds", "links",
+        ]
+        read_only_fields = fields
+
+    def get_labels(self, job: Job) -> list[str]:
+        return (job.detections or {}).get("labels", [])
+
+
 class ReprocessSerializer(serializers.Serializer):
     from_stage = serializers.ChoiceField(
         choices=ALL_STAGES, required=False, allow_null=True, default=None,

@@ -43,6 +43,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             "create": s.JobCreateSerializer,
             "reprocess": s.ReprocessSerializer,
             "cancel": s.EmptySerializer,
+            "list": s.JobSummarySerializer,
         }.get(self.action, s.JobSerializer)
 
     @extend_schema(request=s.JobCreateSerializer, responses={202: s.JobSerializer})
