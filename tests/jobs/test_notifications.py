@@ -67,3 +67,30 @@ def test_webhook_error_status_raises_so_the_actor_retries(receiver):
     recorder.status = 503
     with pytest.raises(requests.HTTPError):
         webhooks.deliver(url, {"job_id": "abc"})
+
+
+def test_broadcast_falls_back_to_a_retrying_actor_when_rabbitmq_refuses(submit):
+    from unittest import mock
+
+    from jobs import receivers
+
+    job = submit()
+    with (
+        mock.patch("jobs.receivers.publish_processed", side_effect=ConnectionError("refused")),
+        mock.patch("jobs.actors.publish_processed_event.send") as fallback,
+    ):
+        receivers.broadcast(Job, job=job)
+    fallback.assert_called_once_with(event_payload(job))
+
+
+def test_webhook_is_scheduled_only_for_jobs_that_asked_for_one(submit):
+    from unittest import mock
+
+    from jobs import receivers
+
+    with mock.patch("jobs.actors.deliver_webhook.send") as deliver:
+        receivers.call_webhook(Job, job=submit())
+        deliver.assert_not_called()
+        hooked = submit(webhook_url="http://127.0.0.1:9/hook")
+        receivers.call_webhook(Job, job=hooked)
+    deliver.assert_called_once_with("http://127.0.0.1:9/hook", event_payload(hooked))
