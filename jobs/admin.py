@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django_dramatiq.models import Task
 
 from jobs import services
 from jobs.models import IllegalTransition, Job, StageRun
@@ -35,14 +36,23 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [StageRunInline]
     actions = ["reprocess_jobs", "cancel_jobs"]
-    readonly_fields = [
-        "id", "status", "stage", "error", "owner", "steps", "output_format", "webhook_url",
-        "original_preview", "original_name", "original_format", "original_width",
-        "original_height", "original_bytes", "result_preview", "result_width", "result_height",
-        "detections", "run", "attempts", "created_at", "started_at", "finished_at",
-        "updated_at",
+    fieldsets = [
+        ("State", {"fields": [
+            "id", "status", "stage", "error", "run", "attempts", "created_at", "started_at",
+            "finished_at", "updated_at",
+        ]}),
+        ("Images", {"fields": [
+            ("original_preview", "result_preview"), "original_name", "original_format",
+            ("original_width", "original_height", "original_bytes"),
+            ("result_width", "result_height"),
+        ]}),
+        ("Detections", {"fields": ["detections"]}),
+        ("Request", {"fields": ["owner", "steps", "output_format", "webhook_url"]}),
     ]
-    fields = readonly_fields
+    readonly_fields = [
+        name for _, options in fieldsets for entry in options["fields"]
+        for name in (entry if isinstance(entry, tuple) else (entry,))
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -109,3 +119,9 @@ class StageRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: StageRun | None = None) -> bool:
         return False
+
+
+# django_dramatiq's task log stays empty: Photopipe records its own timeline (StageRun) and does
+# not install its AdminMiddleware, so its admin page would only mislead.
+if admin.site.is_registered(Task):
+    admin.site.unregister(Task)
