@@ -18,8 +18,15 @@ _RETRIES = {
     "min_backoff": _conf["RETRY_MIN_BACKOFF_MS"],
     "max_backoff": _conf["RETRY_MAX_BACKOFF_MS"],
 }
+def _retry_stage(retries: int, error: BaseException) -> bool:
+    """Errors use up the retry budget; waiting for a busy attempt (dramatiq.Retry) does not,
+    since its lease bounds the wait anyway."""
+    return isinstance(error, dramatiq.Retry) or retries < _conf["STAGE_MAX_RETRIES"]
+
+
 _STAGE_OPTIONS = {
     **_RETRIES,
+    "retry_when": _retry_stage,
     "time_limit": _conf["STAGE_TIME_LIMIT_MS"],
     "on_retry_exhausted": "stage_gave_up",
 }

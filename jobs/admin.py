@@ -24,6 +24,9 @@ class StageRunInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False
+
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
@@ -79,11 +82,20 @@ class JobAdmin(admin.ModelAdmin):
             return "-"
         return _image_link(reverse("job-result", kwargs={"pk": job.pk}))
 
-    @admin.action(description="Reprocess selected jobs from the first stage")
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False  # deleting would bypass the services and leave the images in storage
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """Running the actions needs the model's change permission (view is not enough)."""
+        return request.user.has_perm("jobs.change_job")
+
+    @admin.action(
+        description="Reprocess selected jobs from the first stage", permissions=["operate"]
+    )
     def reprocess_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         self._apply(request, queryset, services.job_reprocess, "requeued")
 
-    @admin.action(description="Cancel selected jobs")
+    @admin.action(description="Cancel selected jobs", permissions=["operate"])
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         self._apply(request, queryset, services.job_cancel, "cancelled")
 
@@ -118,6 +130,9 @@ class StageRunAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: StageRun | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: StageRun | None = None) -> bool:
         return False
 
 

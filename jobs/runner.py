@@ -1,9 +1,10 @@
 """Runs one stage of one job: claim, work, record. The body of every stage actor."""
 
 import logging
+import threading
 
 import dramatiq
-from dramatiq.middleware import TimeLimitExceeded
+from dramatiq.middleware import TimeLimit, TimeLimitExceeded
 
 import processing
 from jobs import services
@@ -18,7 +19,7 @@ PERMANENT = (processing.ImageError, processing.InvalidStep, MissingInput)
 
 def run_stage(job_id: str, stage: str) -> None:
     """Permanent errors (a bad image) fail the job at once; anything else is re-raised so
-    Dramatiq retries it with backoff (storage, database and network hiccups)."""
+    Dramatiq retries it with backoff (storage, database and network hiccups, time limits)."""
     try:
         stage_run = services.stage_claim(job_id=job_id, stage=stage)
     except services.StageBusy as busy:
@@ -27,22 +28,33 @@ def run_stage(job_id: str, stage: str) -> None:
     if stage_run is None:
         logger.info("job %s: nothing to do for %s (done, moved on or cancelled)", job_id, stage)
         return
-    try:
-        job = Job.objects.get(pk=job_id)
-        output = STAGE_WORK[stage](job)
-    except PERMANENT as error:
-        services.stage_fail(stage_run=stage_run, reason=str(error), permanent=True)
-        return
-    except TimeLimitExceeded:
-        # Raised asynchronously into this thread: an image that takes this long will again.
-        limit_s = dramatiq.get_broker().get_actor(stage).options.get("time_limit", 0) / 1000
-        reason = f"{stage} took longer than its {limit_s:.0f} s time limit"
-        services.stage_fail(stage_run=stage_run, reason=reason, permanent=True)
-        return
-    except Exception as error:
-        services.stage_fail(stage_run=stage_run, reason=_describe(error), permanent=False)
-        raise
-    services.stage_complete(stage_run=stage_run, output=output)
+    with services.attempt_in_flight(stage_run):
+        try:
+            job = Job.objects.get(pk=job_id)
+            output = STAGE_WORK[stage](job)
+        except PERMANENT as error:
+            _disarm_time_limit()
+            services.stage_fail(stage_run=stage_run, reason=str(error), permanent=True)
+            return
+        except TimeLimitExceeded:
+            _disarm_time_limit()
+            reason = f"{stage} took longer than its time limit"
+            services.stage_fail(stage_run=stage_run, reason=reason, permanent=False)
+            raise
+        except Exception as error:
+            _disarm_time_limit()
+            services.stage_fail(stage_run=stage_run, reason=_describe(error), permanent=False)
+            raise
+        # The work is done: an interrupt now would only break the bookkeeping (a rolled-back
+        # completion, or a next-stage message lost after the commit).
+        _disarm_time_limit()
+        services.stage_complete(stage_run=stage_run, output=output)
+
+
+def _disarm_time_limit() -> None:
+    for middleware in dramatiq.get_broker().middleware:
+        if isinstance(middleware, TimeLimit):
+            middleware.manager.remove_timeout(threading.get_ident())
 
 
 def _describe(error: Exception) -> str:

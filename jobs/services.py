@@ -9,7 +9,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,8 +41,27 @@ class StageBusy(Exception):
 
 
 def worker_id() -> str:
-    """hostname:pid of this process (computed per call: worker processes are forked)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid:start-time of this process (per call: worker processes are forked).
+
+    The start time tells a restarted container's new process apart from the dead one that had
+    the same pid.
+    """
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid) or ''}"
+
+
+# StageRun ids this process is working on right now: an attempt recorded under this process's
+# id but missing here was orphaned by an error (not by a dead process) and is not alive.
+_IN_FLIGHT: set[int] = set()
+
+
+@contextmanager
+def attempt_in_flight(stage_run: StageRun) -> Iterator[None]:
+    _IN_FLIGHT.add(stage_run.pk)
+    try:
+        yield
+    finally:
+        _IN_FLIGHT.discard(stage_run.pk)
 
 
 def upload_limits() -> processing.Limits:
@@ -159,24 +179,22 @@ def _lease_left_ms(running: StageRun, now: datetime) -> int:
     left_ms = limit_ms - int((now - running.started_at).total_seconds() * 1000)
     if left_ms <= 0:
         return 0
-    host, _, pid = running.worker.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid)):
-        return 0
+    if running.worker == worker_id():
+        return left_ms if running.pk in _IN_FLIGHT else 0
+    host, pid, started = (running.worker.split(":") + ["", ""])[:3]
+    if host == socket.gethostname() and pid.isdigit() and _process_start(int(pid)) != started:
+        return 0  # that process is gone (or its pid now belongs to another process)
     return left_ms
 
 
-def _process_alive(pid: int) -> bool:
+def _process_start(pid: int) -> str | None:
+    """The process's start time (clock ticks after boot), None if it is gone or a zombie."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]  # fields 3 (state) and 22 (starttime)
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import environ
+from botocore.config import Config
 
 from photopipe.broker import dramatiq_broker_settings
 
@@ -79,6 +80,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -106,6 +109,11 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_S3_ADDRESSING_STYLE = "path"  # MinIO and moto serve path-style URLs
     AWS_DEFAULT_ACL = None
     AWS_S3_FILE_OVERWRITE = True  # stage outputs have deterministic keys: rewriting is harmless
+    # A storage that stops answering must fail a call well inside a stage's time limit, so
+    # Dramatiq retries it, instead of hanging on botocore's 60 s timeouts.
+    AWS_S3_CLIENT_CONFIG = Config(
+        connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
+    )
     default_storage_backend = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     default_storage_backend = {

@@ -17,4 +17,9 @@ class AnyMediaRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None,
                renderer_context: dict | None = None) -> bytes:
-        return json.dumps(data).encode() if data is not None else b""
+        if data is None:
+            return b""
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return json.dumps(data).encode()

@@ -47,8 +47,13 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         }.get(self.action, s.JobSerializer)
 
     @extend_schema(request=s.JobCreateSerializer, responses={202: s.JobSerializer})
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        if self.action == "create":
+            # Before super().initial(): its CSRF check would parse (and spool) the whole body.
+            _refuse_oversized_body(request)
+        super().initial(request, *args, **kwargs)
+
     def create(self, request: Request) -> Response:
-        _refuse_oversized_body(request)
         upload = self.get_serializer(data=request.data)
         upload.is_valid(raise_exception=True)
         job = services.job_submit(

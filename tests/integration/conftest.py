@@ -103,7 +103,9 @@ class WorkerProcess:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        # The leader only: dramatiq's main process stops its workers gracefully; a second
+        # SIGTERM reaching the workers directly would make them exit at once.
+        os.kill(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:

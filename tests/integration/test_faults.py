@@ -1,5 +1,6 @@
 """Faults injected into the real stack: transient errors are retried, bad images fail fast."""
 
+import os
 import subprocess
 import time
 
@@ -14,8 +15,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.django_db
 
 
 def services_sh(*args: str) -> None:
+    # SERVICES_TIMEOUT bounds each wait inside the script, so a restart (stop + start) ends
+    # well within this call's own timeout even on a slow machine.
     subprocess.run(["bash", "scripts/services.sh", *args], cwd=ROOT, check=True,
-                   capture_output=True, timeout=120)
+                   capture_output=True, timeout=300, env={**os.environ, "SERVICES_TIMEOUT": "60"})
 
 
 @pytest.fixture

@@ -47,8 +47,24 @@ def test_admin_reprocess_and_cancel_actions_call_the_services(admin_client, subm
     assert Job.objects.get(pk=running.pk).status == Job.Status.CANCELLED
 
 
-def test_admin_cannot_add_jobs(admin_client):
+def test_admin_cannot_add_or_delete_jobs(admin_client, completed):
     assert admin_client.get(reverse("admin:jobs_job_add")).status_code == 403
+    delete = reverse("admin:jobs_job_delete", args=[completed.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert Job.objects.filter(pk=completed.pk).exists()
+
+
+def test_view_only_staff_cannot_run_the_actions(client, django_user_model, submit):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(viewer)
+    job = submit()
+    changelist = reverse("admin:jobs_job_changelist")
+    assert client.get(changelist).status_code == 200
+    client.post(changelist, {"action": "cancel_jobs", "_selected_action": [job.pk]})
+    assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
 
 
 def test_reprocess_command_requeues_jobs(completed, capsys):

@@ -160,7 +160,8 @@ def test_downloads_honour_image_accept_headers(api, submit):
         response = api.get(f"{JOBS}{job.pk}/original/", HTTP_ACCEPT=accept)
         assert response.status_code == 200, accept
     missing = api.get(f"{JOBS}{job.pk}/result/", HTTP_ACCEPT="image/*")
-    assert missing.status_code == 404 and b"queued" in missing.content
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert "queued" in missing.json()["detail"]
 
 
 def test_oversized_body_is_refused_from_content_length_before_parsing(api, settings):

@@ -121,12 +121,30 @@ def test_attempts_are_capped_in_the_database(
 
 def test_a_delivery_while_the_stage_runs_elsewhere_comes_back_later(submit):
     job = submit()
-    services.stage_claim(job_id=str(job.pk), stage="resize")  # alive: this very process
-    with pytest.raises(dramatiq.Retry) as retry:
-        runner.run_stage(str(job.pk), "resize")  # the duplicate delivery
+    running = services.stage_claim(job_id=str(job.pk), stage="resize")
+    with services.attempt_in_flight(running), pytest.raises(dramatiq.Retry) as retry:
+        runner.run_stage(str(job.pk), "resize")  # the duplicate delivery, meanwhile
     assert 0 < retry.value.delay <= 125_000
     (only,) = StageRun.objects.filter(job=job, stage="resize")
     assert only.status == StageRun.Status.RUNNING and only.attempt == 1
+
+
+def test_an_attempt_orphaned_by_an_error_in_a_live_process_is_not_waited_for(submit):
+    job = submit()
+    services.stage_claim(job_id=str(job.pk), stage="resize")  # then its bookkeeping failed
+    runner.run_stage(str(job.pk), "resize")
+    first, second = StageRun.objects.filter(job=job, stage="resize").order_by("attempt")
+    assert first.status == StageRun.Status.FAILED and "abandoned" in first.error
+    assert second.status == StageRun.Status.DONE
+
+
+def test_waiting_for_a_busy_attempt_does_not_use_up_the_retries(settings):
+    from jobs.actors import _retry_stage
+
+    budget = settings.PHOTOPIPE["STAGE_MAX_RETRIES"]
+    assert _retry_stage(budget + 10, dramatiq.Retry("busy", delay=1000))
+    assert _retry_stage(budget - 1, ConnectionError())
+    assert not _retry_stage(budget, ConnectionError())
 
 
 def test_an_old_run_finishing_late_does_not_move_the_reprocessed_job(submit):
