@@ -1,6 +1,5 @@
 """Job endpoints. Thin: validate, call a service, serialize."""
 
-
 import django_filters
 from django.core.files.storage import default_storage
 from django.http import FileResponse
