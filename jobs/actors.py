@@ -8,8 +8,7 @@ from typing import Any
 import dramatiq
 from django.conf import settings
 
-from jobs import runner, services, webhooks
-from jobs.events import publish_processed
+from jobs import events, runner, services, webhooks
 from jobs.stages import DETECT, FILTERS, RESIZE, WATERMARK
 
 _conf = settings.PHOTOPIPE
@@ -65,7 +64,7 @@ def stage_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
 @dramatiq.actor(queue_name="events", **_RETRIES)
 def publish_processed_event(payload: dict[str, Any]) -> None:
     """Retry path for a completion event the in-process receiver could not publish."""
-    publish_processed(payload)
+    events.broadcast(payload)
 
 
 @dramatiq.actor(queue_name="webhooks", max_retries=8, min_backoff=2000, max_backoff=300_000)

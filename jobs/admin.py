@@ -42,7 +42,7 @@ class JobAdmin(admin.ModelAdmin):
     fieldsets = [
         ("State", {"fields": [
             "id", "status", "stage", "error", "run", "attempts", "created_at", "started_at",
-            "finished_at", "updated_at",
+            "finished_at", "notified_at", "updated_at",
         ]}),
         ("Images", {"fields": [
             ("original_preview", "result_preview"), "original_name", "original_format",

@@ -38,6 +38,14 @@ def connect() -> pika.BlockingConnection:
     return pika.BlockingConnection(pika.URLParameters(settings.RABBITMQ_URL))
 
 
+def broadcast(payload: dict[str, Any]) -> None:
+    """Publish the event and record it as delivered (raises if RabbitMQ refuses)."""
+    from jobs.services import job_mark_notified
+
+    publish_processed(payload)
+    job_mark_notified(job_id=payload["job_id"], status=payload["status"])
+
+
 def publish_processed(payload: dict[str, Any]) -> bool:
     """Publish one persistent message, confirmed by the broker. False in embedded mode."""
     if not settings.RABBITMQ_URL:

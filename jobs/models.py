@@ -29,6 +29,7 @@ class Job(models.Model):
         Status.CANCELLED: {Status.QUEUED},
     }
     ACTIVE = (Status.QUEUED, Status.PROCESSING)
+    ANNOUNCED = (Status.COMPLETED, Status.FAILED)  # the states job_finished/job_failed report
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -63,6 +64,9 @@ class Job(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the completion event reached RabbitMQ."
+    )
 
     class Meta:
         ordering = ["-created_at"]

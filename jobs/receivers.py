@@ -3,7 +3,8 @@
 import logging
 from typing import Any
 
-from jobs.events import event_payload, publish_processed
+from jobs import events
+from jobs.events import event_payload
 from jobs.models import Job
 from jobs.signals import job_failed, job_finished
 
@@ -16,7 +17,7 @@ def broadcast(sender: type[Job], job: Job, **_: Any) -> None:
 
     payload = event_payload(job)
     try:
-        publish_processed(payload)
+        events.broadcast(payload)
     except Exception:
         logger.exception("job %s: could not publish its event now, retrying later", job.id)
         publish_processed_event.send(payload)

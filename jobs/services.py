@@ -312,6 +312,7 @@ def job_reprocess(*, job_id: str, from_stage: str | None = None) -> Job:
     job.run += 1
     job.error = ""
     job.finished_at = None
+    job.notified_at = None
     _forget_results_from(job, stage)
     job.save()
     _carry_over_done_runs(job, before=stage)
@@ -372,3 +373,29 @@ def jobs_resume_stuck(*, older_than: timedelta) -> list[str]:
     if resumed:
         logger.warning("resumed %d stuck job(s)", len(resumed))
     return resumed
+
+
+def job_mark_notified(*, job_id: str, status: str) -> None:
+    """Record that the event for ``status`` was broadcast (not if the job has moved on since)."""
+    Job.objects.filter(pk=job_id, status=status, notified_at__isnull=True).update(
+        notified_at=timezone.now()
+    )
+
+
+def jobs_rebroadcast_unnotified(*, older_than: timedelta) -> list[str]:
+    """Re-send completion events that never reached RabbitMQ (it refused both the publish and
+    the retrying fallback). At least once: a subscriber may see an event twice."""
+    from jobs.events import event_payload
+
+    cutoff = timezone.now() - older_than
+    resent = []
+    for job in Job.objects.filter(
+        status__in=Job.ANNOUNCED, notified_at__isnull=True, updated_at__lte=cutoff
+    ):
+        with transaction.atomic():
+            Job.objects.filter(pk=job.pk).update(updated_at=timezone.now())
+            send_on_commit("publish_processed_event", event_payload(job))
+        resent.append(str(job.pk))
+    if resent:
+        logger.warning("re-sent %d completion event(s)", len(resent))
+    return resent

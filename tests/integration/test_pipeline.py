@@ -59,6 +59,7 @@ def test_upload_completes_through_three_stages_and_broadcasts(
     event = processed_events.wait_for(job.pk)
     assert event["status"] == "completed" and event["result_key"] == job.result_key
     assert "face" in event["labels"]
+    _wait_until(lambda: Job.objects.get(pk=job.pk).notified_at is not None, "notified_at")
 
 
 def test_original_corrupted_after_upload_fails_the_job_with_a_reason(
@@ -106,6 +107,13 @@ def test_reprocess_runs_the_job_again(worker, image_bytes):
     again = wait_for_terminal(job.pk)
     assert again.status == Job.Status.COMPLETED and again.run == 2
     assert StageRun.objects.filter(job=job, run=2, status="done").count() == 3
+
+
+def _wait_until(condition, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.1)
 
 
 def _wait_for_log(worker, text: str, timeout: float = 30) -> None:

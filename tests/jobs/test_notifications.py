@@ -76,7 +76,7 @@ def test_broadcast_falls_back_to_a_retrying_actor_when_rabbitmq_refuses(submit):
 
     job = submit()
     with (
-        mock.patch("jobs.receivers.publish_processed", side_effect=ConnectionError("refused")),
+        mock.patch("jobs.events.publish_processed", side_effect=ConnectionError("refused")),
         mock.patch("jobs.actors.publish_processed_event.send") as fallback,
     ):
         receivers.broadcast(Job, job=job)
@@ -94,3 +94,38 @@ def test_webhook_is_scheduled_only_for_jobs_that_asked_for_one(submit):
         hooked = submit(webhook_url="http://127.0.0.1:9/hook")
         receivers.call_webhook(Job, job=hooked)
     deliver.assert_called_once_with("http://127.0.0.1:9/hook", event_payload(hooked))
+
+
+def test_a_broadcast_event_marks_the_job_notified(submit):
+    from unittest import mock
+
+    from jobs import receivers
+
+    job = submit()
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.COMPLETED)
+    job.refresh_from_db()
+    with mock.patch("jobs.events.publish_processed", return_value=True) as publish:
+        receivers.broadcast(Job, job=job)
+    publish.assert_called_once()
+    assert Job.objects.get(pk=job.pk).notified_at is not None
+
+
+def test_events_that_never_reached_rabbitmq_are_resent_by_the_reaper(
+    submit, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs import services
+
+    lost, told = submit(), submit("chelsea.png")
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Job.objects.filter(pk=lost.pk).update(status=Job.Status.FAILED, updated_at=an_hour_ago)
+    Job.objects.filter(pk=told.pk).update(
+        status=Job.Status.COMPLETED, updated_at=an_hour_ago, notified_at=an_hour_ago
+    )
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        resent = services.jobs_rebroadcast_unnotified(older_than=timedelta(minutes=10))
+    assert resent == [str(lost.pk)] and len(sent) == 1
+    assert services.jobs_rebroadcast_unnotified(older_than=timedelta(minutes=10)) == []

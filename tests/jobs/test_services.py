@@ -42,7 +42,7 @@ def finished_events():
 @pytest.fixture(autouse=True)
 def no_broadcast():
     """The receivers' RabbitMQ publish is covered end to end; here stages run in-process."""
-    with mock.patch("jobs.receivers.publish_processed") as publish:
+    with mock.patch("jobs.events.publish_processed") as publish:
         yield publish
 
 

@@ -5,11 +5,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
-from jobs.services import jobs_resume_stuck
+from jobs.services import jobs_rebroadcast_unnotified, jobs_resume_stuck
 
 
 class Command(BaseCommand):
-    help = "Re-send the current stage of jobs stuck in queued/processing (the reaper)."
+    help = (
+        "The reaper: re-send the current stage of jobs stuck in queued/processing, and "
+        "completion events that never reached RabbitMQ."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -27,6 +30,7 @@ class Command(BaseCommand):
                 close_old_connections()  # a long-lived loop: drop connections a restart killed
             try:
                 resumed = jobs_resume_stuck(older_than=timedelta(seconds=older_than))
+                jobs_rebroadcast_unnotified(older_than=timedelta(seconds=older_than))
             except DatabaseError as error:
                 if not every:
                     raise
