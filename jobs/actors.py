@@ -12,43 +12,36 @@ from jobs import events, runner, services, webhooks
 from jobs.stages import DETECT, FILTERS, RESIZE, WATERMARK
 
 _conf = settings.PHOTOPIPE
-_RETRIES = {
-    "max_retries": _conf["STAGE_MAX_RETRIES"],
+_BACKOFF = {
     "min_backoff": _conf["RETRY_MIN_BACKOFF_MS"],
     "max_backoff": _conf["RETRY_MAX_BACKOFF_MS"],
 }
+_RETRIES = {**_BACKOFF, "max_retries": _conf["STAGE_MAX_RETRIES"]}
+
+
 def _retry_stage(retries: int, error: BaseException) -> bool:
     """Errors use up the retry budget; waiting for a busy attempt (dramatiq.Retry) does not,
-    since its lease bounds the wait anyway."""
+    since its lease bounds the wait anyway. (retry_when replaces max_retries.)"""
     return isinstance(error, dramatiq.Retry) or retries < _conf["STAGE_MAX_RETRIES"]
 
 
-_STAGE_OPTIONS = {
-    **_RETRIES,
-    "retry_when": _retry_stage,
-    "time_limit": _conf["STAGE_TIME_LIMIT_MS"],
-    "on_retry_exhausted": "stage_gave_up",
-}
+def _stage_actor(stage: str) -> dramatiq.Actor:
+    """The actor of one pipeline stage, on the queue of the same name."""
+
+    def run(job_id: str) -> None:
+        runner.run_stage(job_id, stage)
+
+    run.__name__ = run.__qualname__ = stage
+    return dramatiq.actor(
+        run, actor_name=stage, queue_name=stage, retry_when=_retry_stage,
+        time_limit=_conf["STAGE_TIME_LIMIT_MS"], on_retry_exhausted="stage_gave_up",
+        **_BACKOFF,
+    )
 
 
-@dramatiq.actor(actor_name=RESIZE, queue_name=RESIZE, **_STAGE_OPTIONS)
-def resize(job_id: str) -> None:
-    runner.run_stage(job_id, RESIZE)
-
-
-@dramatiq.actor(actor_name=FILTERS, queue_name=FILTERS, **_STAGE_OPTIONS)
-def filters(job_id: str) -> None:
-    runner.run_stage(job_id, FILTERS)
-
-
-@dramatiq.actor(actor_name=WATERMARK, queue_name=WATERMARK, **_STAGE_OPTIONS)
-def watermark(job_id: str) -> None:
-    runner.run_stage(job_id, WATERMARK)
-
-
-@dramatiq.actor(actor_name=DETECT, queue_name=DETECT, **_STAGE_OPTIONS)
-def detect(job_id: str) -> None:
-    runner.run_stage(job_id, DETECT)
+resize, filters, watermark, detect = (
+    _stage_actor(stage) for stage in (RESIZE, FILTERS, WATERMARK, DETECT)
+)
 
 
 @dramatiq.actor(queue_name="control", max_retries=_conf["STAGE_MAX_RETRIES"])

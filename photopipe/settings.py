@@ -106,13 +106,15 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="us-east-1")
     AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", default=None)
     AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default=None)
-    AWS_S3_ADDRESSING_STYLE = "path"  # MinIO and moto serve path-style URLs
     AWS_DEFAULT_ACL = None
     AWS_S3_FILE_OVERWRITE = True  # stage outputs have deterministic keys: rewriting is harmless
     # A storage that stops answering must fail a call well inside a stage's time limit, so
     # Dramatiq retries it, instead of hanging on botocore's 60 s timeouts.
+    # This Config replaces django-storages' own, so it also carries the addressing style
+    # (MinIO and moto serve path-style URLs) that AWS_S3_ADDRESSING_STYLE would have set.
     AWS_S3_CLIENT_CONFIG = Config(
-        connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
+        s3={"addressing_style": "path"}, signature_version="s3v4",
+        connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"},
     )
     default_storage_backend = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:

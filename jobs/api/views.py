@@ -2,6 +2,7 @@
 
 import django_filters
 from django.core.files.storage import default_storage
+from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -34,8 +35,14 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     Jobs are read-only; `reprocess` and `cancel` are actions.
     """
 
-    queryset = Job.objects.prefetch_related("stage_runs").order_by("-created_at")
+    queryset = Job.objects.order_by("-created_at")
     filterset_class = JobFilter
+
+    def get_queryset(self) -> QuerySet[Job]:
+        # The list shows summaries; only a single job carries its timeline.
+        if self.action == "list":
+            return self.queryset
+        return self.queryset.prefetch_related("stage_runs")
 
     def get_serializer_class(self) -> type:
         return {

@@ -117,15 +117,18 @@ NOT_IMAGES = {
 }
 
 
+def assert_refused_alike(data: bytes, error: type[Exception], message: str) -> None:
+    """probe() (the API) and open_image() (the workers) refuse the input the same way."""
+    for refuse in (probe, open_image):
+        with pytest.raises(error) as refused:
+            refuse(data)
+        assert str(refused.value) == message, refuse.__name__
+
+
 @pytest.mark.parametrize("kind", sorted(NOT_IMAGES))
 def test_non_images_are_refused_by_name(kind: str) -> None:
     data, message = NOT_IMAGES[kind]
-    with pytest.raises(UnsupportedFormat) as probed:
-        probe(data)
-    assert str(probed.value) == message
-    with pytest.raises(UnsupportedFormat) as opened:
-        open_image(data)
-    assert str(opened.value) == message
+    assert_refused_alike(data, UnsupportedFormat, message)
 
 
 def _truncated(fmt: str) -> bytes:
@@ -146,12 +149,7 @@ def _truncated(fmt: str) -> bytes:
     ids=["jpeg-scan", "jpeg-header", "jpeg-eoi", "png", "webp", "gif"],
 )
 def test_truncated_files_are_corrupt(data: bytes, message: str) -> None:
-    with pytest.raises(CorruptImage) as probed:
-        probe(data)
-    assert str(probed.value) == message
-    with pytest.raises(CorruptImage) as opened:
-        open_image(data)
-    assert str(opened.value) == message
+    assert_refused_alike(data, CorruptImage, message)
 
 
 def test_jpeg_with_a_truncated_main_image_but_a_complete_thumbnail_is_corrupt() -> None:
