@@ -24,7 +24,7 @@ from jobs import storage
 from jobs.models import IllegalTransition, Job, StageRun
 from jobs.queueing import send_on_commit
 from jobs.signals import job_failed, job_finished
-from jobs.stages import ALL_STAGES, DETECT, WATERMARK, next_stage
+from jobs.stages import ALL_STAGES, DETECT, WATERMARK, next_stage, stage_plan
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +105,12 @@ def job_submit(
         with transaction.atomic():
             job = Job.objects.create(
                 id=job_id, owner=owner if getattr(owner, "is_authenticated", False) else None,
-                status=Job.Status.QUEUED, steps=[_step_dict(step) for step in steps],
+                status=Job.Status.QUEUED, stage=stage_plan(steps)[0],
+                steps=[_step_dict(step) for step in steps],
                 output_format=output_format, webhook_url=webhook_url,
                 original_key=key, original_name=filename[:255], original_format=info.format,
                 original_width=info.width, original_height=info.height, original_bytes=len(data),
             )
-            job.stage = job.plan[0]
-            job.save(update_fields=["stage"])
             send_on_commit(job.stage, str(job.id))
     except Exception:
         storage.delete_quietly(key)  # no job, so no orphaned original either
