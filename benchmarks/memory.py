@@ -2,12 +2,12 @@
 
     python -m benchmarks.memory ours|naive IMAGE      -> one JSON line
 
-The child pins itself to one core, imports everything and warms up (MediaPipe graphs, fonts)
-on a tiny JPEG, kept tiny so that memory freed but kept by the allocators after the warm-up
-cannot hide part of the real run's peak; then it resets the kernel's high-water mark
-(/proc/self/clear_refs) and runs the chain once on IMAGE. Added memory = VmHWM after the run
-minus VmRSS just before it: what one job costs on top of an idle, warmed-up worker. A fresh
-process per figure, because the high-water mark is process-wide.
+The child pins itself to one core, imports everything and warms up (MediaPipe graphs, fonts,
+libvips and its thread) on a tiny JPEG, kept tiny so that memory freed but kept by the
+allocators after the warm-up cannot hide part of the real run's peak; then it resets the
+kernel's high-water mark (/proc/self/clear_refs) and runs the chain once on IMAGE. Added
+memory = VmHWM after the run minus VmRSS just before it: what one job costs on top of an idle,
+warmed-up worker. A fresh process per figure, because the high-water mark is process-wide.
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ def _warm_up_jpeg() -> bytes:
 
 def measure(which: str, path: Path) -> dict[str, float]:
     chain = {"ours": ours.chain, "naive": naive.chain}[which]
+    warm_up = {"ours": ours.warm_up, "naive": naive.chain}[which]
     pin_one_core()
     data = path.read_bytes()
     warm = _warm_up_jpeg()
     for _ in range(2):
-        chain(warm)
+        warm_up(warm)
     gc.collect()
     reset_high_water_mark()
     before, _ = rss_kib()

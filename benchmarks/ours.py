@@ -51,5 +51,12 @@ def chain(data: bytes) -> bytes:
     return encode(marked)
 
 
+def warm_up(data: bytes) -> None:
+    """What a worker has done after its first job: the chain, plus a resize of `data` (the
+    chain leaves a small image alone), which loads libvips and starts its thread."""
+    chain(data)
+    resize_bytes(data, box=(64, 64))
+
+
 def chain_source() -> str:
     return "processing.pipeline.run_steps" if run_steps is not None else "stages composed here"

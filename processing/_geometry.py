@@ -25,3 +25,12 @@ def fitted_size(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
         min(box_w, max(1, round(width * scale))),
         min(box_h, max(1, round(height * scale))),
     )
+
+
+def dct_shrink(size: tuple[int, int], target: tuple[int, int]) -> int:
+    """The JPEG DCT scale denominator (8, 4, 2 or 1) that still leaves at least `target`.
+
+    The same choice as Pillow's JpegImageFile.draft, so both JPEG paths decode the same pixels.
+    """
+    scale = min(size[0] // target[0], size[1] // target[1])
+    return next(shrink for shrink in (8, 4, 2, 1) if scale >= shrink)

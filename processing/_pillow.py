@@ -71,7 +71,8 @@ def describe_decode_error(fmt: str, exc: BaseException) -> str:
     name = DISPLAY_NAME.get(fmt, fmt)
     text = str(exc).lower()
     if isinstance(exc, EOFError) or any(
-        word in text for word in ("truncated", "broken data stream", "not enough data", "eof")
+        word in text
+        for word in ("truncated", "broken data stream", "not enough data", "eof", "premature end")
     ):
         return f"corrupt image (truncated {name})"
     return f"corrupt image (invalid {name} data)"

@@ -9,7 +9,7 @@ from ._colour import to_rgb
 from ._geometry import fitted_size
 from ._pillow import decoding
 from .limits import DEFAULT_LIMITS, Limits
-from .probe import inspect_image
+from .probe import ProbeResult, inspect_image
 
 # EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
 _UPRIGHT = {
@@ -35,14 +35,26 @@ def open_image(
     """
     info, image = inspect_image(data, limits, keep_open=True)
     assert image is not None
+    return decode(info, image, box=box)
+
+
+def decode(
+    info: ProbeResult, image: Image.Image, *, box: tuple[int, int] | None = None
+) -> Image.Image:
+    """open_image's decoding, for an image inspect_image(keep_open=True) has already checked."""
     with decoding(info.format, (info.width, info.height)):
         orientation = exif_orientation(image)
         if box is not None and info.format == "JPEG":
-            _draft(image, box, orientation)
+            target = stored_target(image.size, box, orientation)
+            if target is not None:
+                image.draft("RGB", target)  # must come before load()
         image.load()
-    if orientation in _UPRIGHT:
-        image = image.transpose(_UPRIGHT[orientation])
-    return to_rgb(image, info.format)
+    return to_rgb(upright(image, orientation), info.format)
+
+
+def upright(image: Image.Image, orientation: int) -> Image.Image:
+    """`image` as it should be shown, given its EXIF orientation (as ImageOps.exif_transpose)."""
+    return image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
 
 
 def exif_orientation(image: Image.Image) -> int:
@@ -57,18 +69,17 @@ def exif_orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _draft(image: Image.Image, box: tuple[int, int], orientation: int) -> None:
-    """Ask the JPEG decoder for the smallest DCT scale still >= the fitted size.
+def stored_target(
+    size: tuple[int, int], box: tuple[int, int], orientation: int
+) -> tuple[int, int] | None:
+    """The size fit_within(box) will give, in stored (unrotated) pixels; None if it fits.
 
-    draft() works on the stored (unrotated) pixels, so for orientations that swap the axes the
-    target is computed on the upright size and swapped back. It must run before load().
+    The JPEG decoder works on the stored pixels, so for orientations that swap the axes the
+    fitted size is computed on the upright size and swapped back.
     """
-    width, height = image.size
     swapped = orientation in _SWAPS_AXES
-    upright = (height, width) if swapped else (width, height)
-    target = fitted_size(upright, box)
-    if target == upright:
-        return
-    if swapped:
-        target = (target[1], target[0])
-    image.draft("RGB", target)
+    upright_size = (size[1], size[0]) if swapped else size
+    target = fitted_size(upright_size, box)
+    if target == upright_size:
+        return None
+    return (target[1], target[0]) if swapped else target

@@ -1,7 +1,7 @@
 """run_steps(): the whole chain in one call, for the embedded mode and the benchmarks.
 
 The platform runs the same stages one queue at a time; this is the in-process equivalent:
-open (JPEG draft for the box) -> fit_within -> detect on the resized image -> filters ->
+open and fit the box (resize_bytes) -> detect on the resized image -> filters ->
 watermark -> encode. Detection sees the photo as resized, before filters and the watermark
 change it, exactly as the platform's detect stage does.
 """
@@ -15,8 +15,7 @@ from typing import Any
 from .encode import encode, normalise_format
 from .filters import Step, apply_steps, validate_steps
 from .limits import DEFAULT_LIMITS, Limits
-from .loader import open_image
-from .resize import DEFAULT_BOX, fit_within
+from .resize import DEFAULT_BOX, resize_bytes
 from .watermark import WatermarkOptions, watermark
 
 
@@ -47,7 +46,7 @@ def run_steps(
     """
     output_format = normalise_format(output_format)
     validated = validate_steps(list(steps))
-    resized = fit_within(open_image(data, box=box, limits=limits), box)
+    resized = resize_bytes(data, box, limits)
     detections: dict[str, Any] = {}
     if detect:
         # Imported here: detection pulls in heavy optional libraries (MediaPipe, OpenCV) that
