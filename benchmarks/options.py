@@ -2,9 +2,10 @@
 
     python -m benchmarks.options [--runs N]
 
-Not part of `make bench`: a decision aid. Each variant is the real chain (open_image with the
-JPEG draft, a resize, watermark, detect on the resized image, encode) with one choice changed:
-the resampling filter after the draft, the JPEG encoder settings, and which detectors run.
+Not part of `make bench`: a decision aid. Each variant is the real chain (decode and fit the
+box, watermark, detect on the resized image, encode) with one choice changed: how the JPEG is
+decoded and resampled, the JPEG encoder settings, and which detectors run. The Pillow variants
+decode with the JPEG draft (open_image) and then resample.
 """
 
 from __future__ import annotations
@@ -22,23 +23,27 @@ from benchmarks import naive
 from benchmarks._cpu import interleaved_medians, pin_one_core
 from processing.detect import detect, detector_names
 from processing.loader import open_image
-from processing.resize import DEFAULT_BOX, fit_within
+from processing.resize import DEFAULT_BOX, resize_bytes
 from processing.watermark import WatermarkOptions, watermark
 
 IMAGE = Path(__file__).resolve().parent / "data" / "bench_4k.jpg"
 OPTIONS = WatermarkOptions()
 
 
-def pillow_resize(resample: Image.Resampling) -> Callable[[Image.Image], Image.Image]:
-    def resize(image: Image.Image) -> Image.Image:
-        target = naive_target(image.size)
-        return image.resize(target, resample, reducing_gap=2.0)
+Resize = Callable[[bytes], Image.Image]
+
+
+def pillow_resize(resample: Image.Resampling) -> Resize:
+    def resize(data: bytes) -> Image.Image:
+        image = open_image(data, box=DEFAULT_BOX)
+        return image.resize(naive_target(image.size), resample, reducing_gap=2.0)
 
     return resize
 
 
-def cv2_resize(interpolation: int) -> Callable[[Image.Image], Image.Image]:
-    def resize(image: Image.Image) -> Image.Image:
+def cv2_resize(interpolation: int) -> Resize:
+    def resize(data: bytes) -> Image.Image:
+        image = open_image(data, box=DEFAULT_BOX)
         array = cv2.resize(np.asarray(image), naive_target(image.size), interpolation=interpolation)
         return Image.fromarray(array)
 
@@ -59,10 +64,10 @@ def jpeg(**settings: bool) -> Callable[[Image.Image], bytes]:
     return encode
 
 
-RESIZES = {
-    "HAMMING (fit_within now)": fit_within,
-    "Pillow LANCZOS (before)": pillow_resize(Image.Resampling.LANCZOS),
-    "Pillow BICUBIC": pillow_resize(Image.Resampling.BICUBIC),
+RESIZES: dict[str, Resize] = {
+    "libvips stream, lanczos3 (now)": resize_bytes,
+    "Pillow HAMMING (before)": pillow_resize(Image.Resampling.HAMMING),
+    "Pillow LANCZOS": pillow_resize(Image.Resampling.LANCZOS),
     "OpenCV INTER_LINEAR": cv2_resize(cv2.INTER_LINEAR),
 }
 ENCODES = {
@@ -74,11 +79,11 @@ WITHOUT_PEOPLE = [name for name in detector_names() if name != "people"]
 DETECTS: dict[str, list[str] | None] = {"all": None, "without people": WITHOUT_PEOPLE, "none": []}
 
 
-def chain(resize: Callable, encode: Callable, detectors: list[str] | None) -> Callable[[], bytes]:
+def chain(resize: Resize, encode: Callable, detectors: list[str] | None) -> Callable[[], bytes]:
     data = IMAGE.read_bytes()
 
     def run() -> bytes:
-        resized = resize(open_image(data, box=DEFAULT_BOX))
+        resized = resize(data)
         marked = watermark(resized, OPTIONS)
         if detectors != []:
             detect(resized, detectors)
@@ -101,7 +106,7 @@ def main() -> None:
                 variants[name] = chain(resize, encode, detectors)
     resizes: dict[str, Callable[[], object]] = {"naive": lambda: naive.decode_resize(data)}
     for resize_name, resize in RESIZES.items():
-        resizes[resize_name] = lambda resize=resize: resize(open_image(data, box=DEFAULT_BOX))
+        resizes[resize_name] = lambda resize=resize: resize(data)
     medians = interleaved_medians(resizes, runs)
     naive_ms = medians.pop("naive")
     print(f"4K decode+resize, one core, medians of {runs}; naive {naive_ms:.1f} ms")

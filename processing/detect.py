@@ -7,8 +7,9 @@
 Each detector is `fn(image) -> dict` of JSON values; `detect` merges the dicts and adds
 "labels", derived from the facts (processing.detectors.labels) plus any "labels" list a detector
 returns. The built-ins (faces, people, colors, brightness, sharpness, phash, orientation,
-document) run offline on models inside the installed packages; together ~20 ms for a 1024x576
-image on one core (docs/PERFORMANCE.md).
+document) run offline on models inside the installed packages; together ~7 ms for a 1024x576
+image with a face and ~15-17 ms without one (the person detector runs), on one core
+(docs/PERFORMANCE.md).
 
 Errors: a built-in detector raising is a bug, or a broken install (DetectorUnavailable, with the
 fix in its message), and propagates. A registered detector that raises, returns something that
