@@ -32,7 +32,13 @@ def pillow_open(data: bytes, fmt: str) -> ImageFile.ImageFile:
     """
     with _WARNINGS_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        return Image.open(io.BytesIO(data), formats=[fmt])
+        image = Image.open(io.BytesIO(data), formats=[fmt])
+    if fmt == "JPEG":
+        # libjpeg's arithmetic decoder cannot wait for more input, which Pillow's feeding in
+        # 64 kB blocks makes it do: every arithmetic-coded JPEG over 64 kB failed with
+        # "broken data stream". The bytes are in memory already; hand them over in one block.
+        image.decodermaxblock = max(image.decodermaxblock, len(data))
+    return image
 
 
 def too_large_for_pillow(size: tuple[int, int] | None, exc: Exception) -> ImageTooLarge:
@@ -71,8 +77,7 @@ def describe_decode_error(fmt: str, exc: BaseException) -> str:
     name = DISPLAY_NAME.get(fmt, fmt)
     text = str(exc).lower()
     if isinstance(exc, EOFError) or any(
-        word in text
-        for word in ("truncated", "broken data stream", "not enough data", "eof", "premature end")
+        word in text for word in ("truncated", "broken data stream", "not enough data", "eof")
     ):
         return f"corrupt image (truncated {name})"
     return f"corrupt image (invalid {name} data)"

@@ -9,11 +9,15 @@ docs/PERFORMANCE.md. The wheel `pyvips-binary` carries libvips itself: no apt pa
 fetched at run time.
 
 libvips is set up on first use rather than at import, so a process that forks (a dramatiq
-master, gunicorn) does so before libvips starts its threads.
+master, gunicorn) normally does so before libvips starts its threads. A process forked after
+that cannot use libvips (its worker threads did not survive the fork: the first operation
+would wait for them forever); `usable()` says so and the callers resample with Pillow instead.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from types import ModuleType
 from typing import Any
@@ -22,6 +26,7 @@ from PIL import Image
 
 _lock = threading.Lock()
 _module: ModuleType | None = None
+_owner_pid: int | None = None  # the process that started libvips
 
 # Pillow modes libvips resamples as that many 8-bit bands. RGBA and LA go through their
 # premultiplied forms, as Pillow's own resize does, so the colour of fully transparent pixels
@@ -33,8 +38,13 @@ RESAMPLED_MODES = frozenset(_BANDS) | frozenset(_PREMULTIPLIED)
 _STRIP_ROWS = 64
 
 
+def usable() -> bool:
+    """False only in a process forked from one that had started libvips (see above)."""
+    return _owner_pid is None or _owner_pid == os.getpid()
+
+
 def _pyvips() -> ModuleType:
-    global _module
+    global _module, _owner_pid
     with _lock:
         if _module is None:
             import pyvips
@@ -45,12 +55,16 @@ def _pyvips() -> ModuleType:
             # The operation cache would keep recent images' pixels alive for reuse that never
             # comes (every job is a new image).
             pyvips.cache_set_max(0)
+            # pyvips forwards libvips' chatter ("reducev: using vector path", once per call)
+            # as INFO; a worker logs its jobs at INFO.
+            logging.getLogger("pyvips").setLevel(logging.WARNING)
             _module = pyvips
+            _owner_pid = os.getpid()
     return _module
 
 
 def vips_error() -> type[Exception]:
-    """pyvips.Error, the one exception libvips raises on bad data."""
+    """pyvips.Error, the one exception libvips raises (bad data included)."""
     return _pyvips().Error
 
 
@@ -70,10 +84,15 @@ def lanczos(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 def jpeg_fitted(data: bytes, shrink: int, size: tuple[int, int]) -> Image.Image:
     """Decode a JPEG (YCbCr/RGB or grey) at 1/`shrink` in the DCT domain, then lanczos3 to
     `size`, as one stream. The result is "RGB" or "L", exactly as stored (no EXIF rotation,
-    no colour management). Raises vips_error() on bad data (truncation included)."""
+    no colour management).
+
+    Raises vips_error() at libjpeg's first warning: only a clean file streams. A damaged one
+    is for Pillow to judge (resize.resize_bytes), since libvips gives up on files Pillow
+    recovers (after ~100 warnings, whatever `fail_on` says) and accepts some Pillow refuses.
+    """
     pyvips = _pyvips()
     source = pyvips.Image.jpegload_buffer(
-        data, shrink=shrink, access="sequential", fail_on="truncated"
+        data, shrink=shrink, access="sequential", fail_on="warning"
     )
     if source.format != "uchar" or source.bands not in (1, 3):
         raise ValueError(f"unexpected JPEG layout ({source.bands} bands of {source.format})")

@@ -4,6 +4,11 @@ libvips resampling behind fit_within: same pixels as the Pillow path, same error
 from __future__ import annotations
 
 import io
+import json
+import os
+import random
+import re
+import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -11,7 +16,7 @@ import pytest
 from PIL import Image
 
 from processing import _vips, loader, resize
-from processing._geometry import dct_shrink
+from processing._geometry import dct_shrink, fitted_size
 from processing.errors import CorruptImage
 from processing.loader import open_image
 from processing.resize import fit_within, resize_bytes
@@ -93,9 +98,110 @@ def test_cmyk_jpeg_takes_the_pillow_path(monkeypatch: pytest.MonkeyPatch) -> Non
     assert r > 150 and g < 80 and b < 80
 
 
-def test_truncated_jpeg_is_a_typed_error_on_the_streamed_path(big_jpeg: bytes) -> None:
+@pytest.fixture
+def paths_taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records, in order, whether libvips tried to stream the JPEG and whether Pillow decoded it."""
+    taken: list[str] = []
+    streamed, decoded = resize.jpeg_fitted, resize.decode
+
+    def stream(*args: object, **kwargs: object) -> Image.Image:
+        taken.append("libvips")
+        return streamed(*args, **kwargs)
+
+    def decode_with_pillow(*args: object, **kwargs: object) -> Image.Image:
+        taken.append("pillow")
+        return decoded(*args, **kwargs)
+
+    monkeypatch.setattr(resize, "jpeg_fitted", stream)
+    monkeypatch.setattr(resize, "decode", decode_with_pillow)
+    return taken
+
+
+def with_restart_markers_misnumbered(count: int) -> bytes:
+    """A 2400x1600 JPEG with a restart marker after every block, `count` of them misnumbered:
+    libjpeg warns and resynchronises at each one."""
+    data = bytearray(save(photo((2400, 1600)), "JPEG", quality=90, restart_marker_blocks=1))
+    scan = data.index(b"\xff\xda")
+    markers = [m.start() + 1 for m in re.finditer(rb"\xff[\xd0-\xd7]", bytes(data[scan:]))]
+    for offset in random.Random(count).sample(markers, count):
+        data[scan + offset] = 0xD0 + (data[scan + offset] - 0xD0 + 3) % 8
+    return bytes(data)
+
+
+def test_a_damaged_jpeg_pillow_recovers_from_is_accepted(paths_taken: list[str]) -> None:
+    # libvips gives up after ~100 warnings; Pillow's decoder resynchronises and carries on.
+    data = with_restart_markers_misnumbered(150)
+    image = resize_bytes(data)
+    assert paths_taken == ["libvips", "pillow"]
+    assert image.size == (1024, 683) and image.mode == "RGB"
+    expected = fit_within(open_image(data, box=(1024, 1024)))
+    assert np.abs(pixels(image) - pixels(expected)).mean() < 1.0
+
+
+def test_a_jpeg_pillow_refuses_is_refused_with_its_reason(
+    big_jpeg: bytes, paths_taken: list[str]
+) -> None:
+    # A marker a third of the way into the scan: libvips would return an image, two thirds
+    # grey; libjpeg warns, so Pillow judges, and refuses it as before.
+    scan = big_jpeg.index(b"\xff\xda")
+    at = big_jpeg.index(b"\xff\x00", scan + (len(big_jpeg) - scan) // 3)
+    damaged = big_jpeg[:at] + b"\xff\xc4" + big_jpeg[at + 2 :]
     with pytest.raises(CorruptImage, match=r"^corrupt image \(truncated JPEG\)$"):
-        resize_bytes(big_jpeg[: len(big_jpeg) // 2])
+        resize_bytes(damaged)
+    assert paths_taken == ["libvips", "pillow"]
+    with pytest.raises(CorruptImage, match=r"^corrupt image \(truncated JPEG\)$"):
+        open_image(damaged, box=(1024, 1024))
+
+
+def test_a_cut_jpeg_with_its_end_marker_put_back_gets_pillows_verdict(
+    big_jpeg: bytes, paths_taken: list[str]
+) -> None:
+    # Without the end marker the header check refuses it (test_probe); with it, libjpeg warns
+    # and fills the missing rows, and Pillow accepts it, on both paths alike.
+    cut = big_jpeg[: len(big_jpeg) // 2] + b"\xff\xd9"
+    image = resize_bytes(cut)
+    assert paths_taken == ["libvips", "pillow"]
+    expected = fit_within(open_image(cut, box=(1024, 1024)))
+    assert np.abs(pixels(image) - pixels(expected)).mean() < 1.0
+
+
+def test_a_clean_jpeg_streams_only(big_jpeg: bytes, paths_taken: list[str]) -> None:
+    resize_bytes(big_jpeg)
+    resize_bytes(sample_bytes("arithmetic.jpg"), box=(600, 600))
+    assert paths_taken == ["libvips", "libvips"]
+
+
+@pytest.mark.parametrize("box", [(600, 600), (2000, 2000)])
+def test_arithmetic_coded_jpegs_decode_on_both_paths(box: tuple[int, int]) -> None:
+    # Pillow fed libjpeg's arithmetic decoder 64 kB at a time, which it cannot take.
+    data = sample_bytes("arithmetic.jpg")
+    assert len(data) > 65536
+    image = resize_bytes(data, box=box)
+    assert image.size == fitted_size((1200, 800), box)
+    assert open_image(data).size == (1200, 800)
+
+
+def test_a_process_forked_after_libvips_started_resizes_with_pillow(big_jpeg: bytes) -> None:
+    # libvips' threads do not survive a fork: a child that used it would wait forever.
+    resize_bytes(big_jpeg)  # libvips is started in this process
+    expected = pixels(resize_bytes(big_jpeg))
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        signal.alarm(60)  # a hang ends the child instead of the test run
+        try:
+            image = resize_bytes(big_jpeg)
+            os.write(write_end, json.dumps([image.size, _vips.usable()]).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        result = json.loads(reader.read() or "null")
+    os.waitpid(child, 0)
+    assert result is not None, "the forked child hung (killed after 60 s) or died"
+    size, usable = result
+    assert size == [1024, 768] and usable is False
+    assert expected.shape == (768, 1024, 3)
 
 
 def test_a_jpeg_that_fits_is_decoded_without_resampling(monkeypatch: pytest.MonkeyPatch) -> None:
