@@ -20,6 +20,7 @@ class Header:
     width: int | None = None
     height: int | None = None
     frames: int | None = None  # None: ask Pillow (cheap for the formats where it is left None)
+    exif: bool = False  # WebP only: carries EXIF (maybe an orientation)
 
 
 def read_header(fmt: str, data: bytes, max_frames: int) -> Header:
@@ -192,7 +193,9 @@ def _webp(data: bytes, max_frames: int) -> Header:
         w = int.from_bytes(data[payload + 4 : payload + 7], "little") + 1
         h = int.from_bytes(data[payload + 7 : payload + 10], "little") + 1
         frames = _count_webp_frames(data, riff_size, max_frames) if flags & 0x02 else 1
-        return _webp_header(w, h, frames)
+        header = _webp_header(w, h, frames)
+        # An EXIF chunk's orientation may swap the axes: probe asks Pillow to read it.
+        return Header(header.width, header.height, header.frames, exif=bool(flags & 0x08))
     raise _invalid("WebP", "header")
 
 

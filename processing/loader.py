@@ -7,21 +7,10 @@ from PIL import Image
 
 from ._colour import to_rgb
 from ._geometry import fitted_size
+from ._orientation import SWAPS_AXES, exif_orientation, upright
 from ._pillow import decoding
 from .limits import DEFAULT_LIMITS, Limits
 from .probe import ProbeResult, inspect_image
-
-# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
-_UPRIGHT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-_SWAPS_AXES = frozenset({5, 6, 7, 8})
 
 
 def open_image(
@@ -43,30 +32,14 @@ def decode(
 ) -> Image.Image:
     """open_image's decoding, for an image inspect_image(keep_open=True) has already checked."""
     with decoding(info.format, (info.width, info.height)):
-        orientation = exif_orientation(image)
         if box is not None and info.format == "JPEG":
-            target = stored_target(image.size, box, orientation)
+            target = stored_target(image.size, box, exif_orientation(image))
             if target is not None:
                 image.draft("RGB", target)  # must come before load()
         image.load()
+        # Read after load(): Pillow's TIFF loader turns the pixels itself and drops the tag.
+        orientation = exif_orientation(image)
     return to_rgb(upright(image, orientation), info.format)
-
-
-def upright(image: Image.Image, orientation: int) -> Image.Image:
-    """`image` as it should be shown, given its EXIF orientation (as ImageOps.exif_transpose)."""
-    return image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
-
-
-def exif_orientation(image: Image.Image) -> int:
-    """The EXIF orientation (1-8), 1 when absent or unreadable.
-
-    A damaged EXIF block is common (editors, messengers) and must not fail the photo.
-    """
-    try:
-        value = image.getexif().get(0x0112, 1)
-    except Exception:  # Pillow's EXIF parser raises assorted errors on junk
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def stored_target(
@@ -77,7 +50,7 @@ def stored_target(
     The JPEG decoder works on the stored pixels, so for orientations that swap the axes the
     fitted size is computed on the upright size and swapped back.
     """
-    swapped = orientation in _SWAPS_AXES
+    swapped = orientation in SWAPS_AXES
     upright_size = (size[1], size[0]) if swapped else size
     target = fitted_size(upright_size, box)
     if target == upright_size:

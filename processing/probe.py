@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ._headers import read_header
+from ._orientation import displayed_size
 from ._pillow import decoding, pillow_open
 from ._sniff import ACCEPTED, sniff
 from .errors import ImageTooLarge, TooManyFrames
@@ -21,7 +22,7 @@ from .limits import DEFAULT_LIMITS, Limits, format_bytes, format_megapixels
 @dataclass(frozen=True)
 class ProbeResult:
     format: str  # "JPEG" | "PNG" | "WEBP" | "GIF" | "TIFF"
-    width: int
+    width: int  # as displayed: EXIF orientation applied, like every image open_image returns
     height: int
     frames: int
     mime: str  # "image/jpeg", ...
@@ -45,8 +46,10 @@ def inspect_image(
         check_pixels(header.width, header.height, limits)
     if header.frames is not None:
         check_frames(header.frames, limits)
-    if fmt == "WEBP" and not keep_open and header.width and header.height and header.frames:
-        # Our parser read everything; Pillow's WebP open would set up decoder buffers.
+    simple_webp = fmt == "WEBP" and not header.exif
+    if simple_webp and not keep_open and header.width and header.height and header.frames:
+        # Our parser read everything (an EXIF chunk, which may turn the image, makes it leave
+        # the size to Pillow); Pillow's WebP open would set up decoder buffers.
         return _result(fmt, header.width, header.height, header.frames), None
 
     known = (header.width, header.height) if header.width and header.height else None
@@ -58,6 +61,7 @@ def inspect_image(
         check_frames(frames, limits)
         if image.tell() != 0:  # the TIFF frame walk moved it
             image.seek(0)
+        width, height = displayed_size(image)  # a phone's portrait photo is reported portrait
     return _result(fmt, width, height, frames), image if keep_open else None
 
 

@@ -8,9 +8,10 @@ from PIL import Image
 
 from ._colour import to_rgb
 from ._geometry import dct_shrink, fitted_size
+from ._orientation import exif_orientation, upright
 from ._vips import RESAMPLED_MODES, jpeg_fitted, lanczos, usable, vips_error
 from .limits import DEFAULT_LIMITS, Limits
-from .loader import decode, exif_orientation, stored_target, upright
+from .loader import decode, stored_target
 from .probe import inspect_image
 
 log = logging.getLogger(__name__)

@@ -63,6 +63,7 @@ def test_exif_rotated_photo_comes_out_upright_without_gps(worker):
     card = upright_card((600, 400))
     job = wait_for_terminal(_submit(oriented_jpeg(6, card), "rotated.jpg"))
     assert job.status == Job.Status.COMPLETED, job.error
+    assert (job.original_width, job.original_height) == (600, 400)  # as displayed, not stored
     data = b"".join(APIClient().get(f"/api/v1/jobs/{job.pk}/result/").streaming_content)
     image = Image.open(io.BytesIO(data))
     assert image.size == (600, 400)  # landscape again

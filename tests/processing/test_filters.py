@@ -134,6 +134,22 @@ def test_median_removes_speckles() -> None:
     assert (out == 255).sum() < (speckled == 255).sum() / 20
 
 
+def test_denoise_removes_noise_and_keeps_edges() -> None:
+    # Two flat halves with a hard edge between, plus Gaussian sensor-like noise.
+    clean = np.zeros((120, 160, 3), dtype=np.float64)
+    clean[:, :80] = 60
+    clean[:, 80:] = 190
+    rng = np.random.default_rng(3)
+    noisy = np.clip(clean + rng.normal(0, 12, clean.shape), 0, 255).astype(np.uint8)
+    out = arr(run(Image.fromarray(noisy), "denoise", strength=12))
+    noise_before = np.abs(noisy.astype(float) - clean).mean()
+    noise_after = np.abs(out - clean).mean()
+    assert noise_after < noise_before / 3
+    # The edge stays a step (a blur would smear it over several columns).
+    profile = out[:, 74:86].mean(axis=(0, 2))
+    assert profile[:5].max() < 80 and profile[7:].min() > 170
+
+
 def test_sepia_tints_brown_and_intensity_zero_is_identity(cat: Image.Image) -> None:
     grey = Image.new("RGB", (10, 10), (128, 128, 128))
     r, g, b = run(grey, "sepia").getpixel((5, 5))
@@ -247,6 +263,10 @@ def test_valid_steps_are_typed_and_completed_with_defaults() -> None:
         ),
         ([{"name": "median", "params": {"size": 4}}], "steps[0] median: size must be odd (got 4)"),
         (
+            [{"name": "denoise", "params": {"search": 20}}],
+            "steps[0] denoise: search must be odd (got 20)",
+        ),
+        (
             [{"name": "rotate", "params": {"expand": 1}}],
             "steps[0] rotate: expand must be true or false (got 1)",
         ),
@@ -309,7 +329,7 @@ def test_hand_built_steps_are_validated_too(cat: Image.Image) -> None:
 REQUIRED = {
     "blur", "sharpen", "unsharp_mask", "brightness", "contrast", "saturation", "grayscale",
     "sepia", "rotate", "flip", "crop", "median", "emboss", "edge_enhance", "posterize",
-    "pixelate", "vignette",
+    "pixelate", "vignette", "denoise",
 }
 
 
@@ -319,6 +339,8 @@ def test_catalogue_lists_every_filter_with_typed_params() -> None:
     assert names == sorted(FILTERS)
     assert set(names) >= REQUIRED
     json.dumps(catalogue)  # JSON-ready for the API
+    heavy = sorted(entry["name"] for entry in catalogue if entry["cpu_heavy"])
+    assert heavy == ["denoise", "median"]
     for entry in catalogue:
         assert entry["description"]
         for param in entry["params"]:

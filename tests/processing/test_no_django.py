@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN = {"django", "rest_framework", "dramatiq", "boto3", "botocore", "pika", "storages"}
+# Django and its apps, the database driver, the broker, storage, and the platform's own packages.
+FORBIDDEN = {
+    "django", "rest_framework", "psycopg2", "dramatiq", "django_dramatiq", "pika", "boto3",
+    "botocore", "storages", "photopipe", "jobs",
+}
 
 CHECK = f"""
 import sys

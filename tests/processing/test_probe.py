@@ -14,7 +14,9 @@ from PIL import Image
 from processing.errors import CorruptImage, ImageTooLarge, TooManyFrames, UnsupportedFormat
 from processing.limits import MIB, Limits
 from processing.loader import open_image
+from processing.pipeline import run_steps
 from processing.probe import ProbeResult, probe
+from processing.resize import resize_bytes
 
 from .images import gif_with_frames, png_header_only, sample_bytes, save, tiff_header_only
 
@@ -117,9 +119,14 @@ NOT_IMAGES = {
 }
 
 
+def _run_steps(data: bytes) -> object:
+    return run_steps(data, detect=False)
+
+
 def assert_refused_alike(data: bytes, error: type[Exception], message: str) -> None:
-    """probe() (the API) and open_image() (the workers) refuse the input the same way."""
-    for refuse in (probe, open_image):
+    """probe() (the API), open_image() and resize_bytes() (the workers) and run_steps() (the
+    embedded mode) refuse the input the same way."""
+    for refuse in (probe, open_image, resize_bytes, _run_steps):
         with pytest.raises(error) as refused:
             refuse(data)
         assert str(refused.value) == message, refuse.__name__
@@ -191,10 +198,12 @@ def test_a_30000x30000_header_is_refused_without_decoding(build, no_decoding: li
             probe(data)
         with pytest.raises(ImageTooLarge) as opened:
             open_image(data)
+        with pytest.raises(ImageTooLarge) as resized:
+            resize_bytes(data)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert str(probed.value) == str(opened.value) == message
+    assert str(probed.value) == str(opened.value) == str(resized.value) == message
     assert peak < 10 * MIB
     assert no_decoding == []
 
@@ -232,7 +241,9 @@ def test_pillow_decompression_bomb_check_is_an_error_not_a_warning(
             probe(data, limits)
         with pytest.raises(ImageTooLarge) as opened:
             open_image(data, limits=limits)
-    assert str(probed.value) == str(opened.value) == message
+        with pytest.raises(ImageTooLarge) as resized:
+            resize_bytes(data, limits=limits)
+    assert str(probed.value) == str(opened.value) == str(resized.value) == message
     assert caught == []
     assert warnings.filters == filters_before
     assert no_decoding == []

@@ -165,6 +165,16 @@ def test_a_cut_jpeg_with_its_end_marker_put_back_gets_pillows_verdict(
     assert np.abs(pixels(image) - pixels(expected)).mean() < 1.0
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_progressive_jpeg_streams(mode: str, paths_taken: list[str]) -> None:
+    data = save(photo((1600, 1200)).convert(mode), "JPEG", quality=90, progressive=True)
+    image = resize_bytes(data, box=(800, 800))
+    assert paths_taken == ["libvips"]
+    assert image.size == (800, 600) and image.mode == "RGB"
+    expected = fit_within(open_image(data, box=(800, 800)), (800, 800))
+    assert np.abs(pixels(image) - pixels(expected)).mean() < 1.0
+
+
 def test_a_clean_jpeg_streams_only(big_jpeg: bytes, paths_taken: list[str]) -> None:
     resize_bytes(big_jpeg)
     resize_bytes(sample_bytes("arithmetic.jpg"), box=(600, 600))

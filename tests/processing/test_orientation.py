@@ -1,0 +1,70 @@
+"""EXIF orientation in every format that carries it, through every entry point: probe reports
+the displayed size, open_image / resize_bytes / run_steps return the photo upright, and the
+output carries no EXIF or GPS. (Pillow's TIFF plugin turns TIFFs itself: they must not be
+turned twice.)"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from processing import open_image, probe, run_steps
+from processing.resize import resize_bytes
+
+from .images import STORED_AS, decode, exif_with_gps, save, upright_card
+from .test_loader import assert_red_block_top_left
+
+FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
+ORIENTATIONS = range(1, 9)
+
+
+def oriented(fmt: str, orientation: int) -> bytes:
+    """A 600x400 landscape card stored as a camera would for `orientation`, with GPS tags."""
+    card = upright_card((600, 400))
+    transpose = STORED_AS[orientation]
+    stored = card.transpose(transpose) if transpose is not None else card
+    params = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "WEBP":
+        params["lossless"] = True
+    return save(stored, fmt, exif=exif_with_gps(orientation).tobytes(), **params)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+def test_probe_reports_the_displayed_size(fmt: str, orientation: int) -> None:
+    data = oriented(fmt, orientation)
+    stored = Image.open(io.BytesIO(data))
+    assert stored.format == fmt
+    result = probe(data)
+    assert (result.width, result.height) == (600, 400)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+def test_every_entry_point_returns_the_photo_upright(fmt: str, orientation: int) -> None:
+    data = oriented(fmt, orientation)
+    opened = open_image(data)
+    assert opened.size == (600, 400)
+    assert_red_block_top_left(opened)
+    fitted = resize_bytes(data, box=(300, 300))
+    assert fitted.size == (300, 200)
+    assert_red_block_top_left(fitted)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+@pytest.mark.parametrize("output", ["JPEG", "PNG", "WEBP"])
+def test_the_whole_chain_outputs_upright_pixels_and_no_gps(
+    fmt: str, orientation: int, output: str
+) -> None:
+    data = oriented(fmt, orientation)
+    result = run_steps(
+        data, box=(300, 300), detect=False, watermark_options=None, output_format=output
+    )
+    assert (result.width, result.height) == (300, 200)
+    reopened = decode(result.data)
+    assert len(reopened.getexif()) == 0 and "exif" not in reopened.info
+    assert b"SecretCam" not in result.data and b"Exif" not in result.data
+    assert_red_block_top_left(reopened.convert("RGB"))
