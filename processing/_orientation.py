@@ -35,12 +35,15 @@ def exif_orientation(image: Image.Image) -> int:
 
 
 def header_orientation(image: Image.Image) -> int:
-    """exif_orientation from what opening the file parsed, without decoding any pixels.
+    """exif_orientation for an opened image, without decoding any pixels.
 
-    getexif() is not that: for a PNG it decodes the image to look for an eXIf chunk after the
-    pixel data. A PNG that keeps its EXIF there is reported as stored (open_image still turns
-    it).
+    PNG is the one format whose getexif() can decode the image: when no eXIf chunk came before
+    the pixel data it loads them to look for one after (every PNG without EXIF, that is). So a
+    PNG's orientation is read from the chunks before the pixels only; a PNG that keeps its EXIF
+    after them is reported as stored (open_image still turns it).
     """
+    if image.format != "PNG":
+        return exif_orientation(image)
     raw = image.info.get("exif")
     if not raw:
         return 1

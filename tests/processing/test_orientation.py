@@ -68,3 +68,14 @@ def test_the_whole_chain_outputs_upright_pixels_and_no_gps(
     assert len(reopened.getexif()) == 0 and "exif" not in reopened.info
     assert b"SecretCam" not in result.data and b"Exif" not in result.data
     assert_red_block_top_left(reopened.convert("RGB"))
+
+
+TURNED = {fmt: oriented(fmt, 6) for fmt in FORMATS}  # built before any guard is in place
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_probe_reads_the_orientation_without_decoding(fmt: str, no_decoding: list[str]) -> None:
+    # (PNGs without EXIF, whose getexif() would decode them: test_probe_never_decodes_pixels.)
+    result = probe(TURNED[fmt])
+    assert (result.width, result.height) == (600, 400)
+    assert no_decoding == []
