@@ -20,7 +20,7 @@ class Header:
     width: int | None = None
     height: int | None = None
     frames: int | None = None  # None: ask Pillow (cheap for the formats where it is left None)
-    exif: bool = False  # WebP only: carries EXIF (maybe an orientation)
+    metadata: bool = False  # WebP only: carries EXIF or XMP (maybe an orientation)
 
 
 def read_header(fmt: str, data: bytes, max_frames: int) -> Header:
@@ -113,6 +113,23 @@ def _png(data: bytes, max_frames: int) -> Header:
 # GIF -------------------------------------------------------------------------------------------
 
 
+def png_exif_chunk(data: bytes) -> bytes | None:
+    """The payload of a PNG's eXIf chunk wherever it lies, reading chunk headers only.
+
+    Pillow sees an eXIf chunk placed after the pixel data only once it has decoded them.
+    """
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"eXIf":
+            return data[pos + 8 : pos + 8 + length]
+        if kind == b"IEND":
+            break
+        pos += 12 + length
+    return None
+
+
 def _skip_sub_blocks(data: bytes, pos: int) -> int:
     end = len(data)
     while True:
@@ -194,8 +211,9 @@ def _webp(data: bytes, max_frames: int) -> Header:
         h = int.from_bytes(data[payload + 7 : payload + 10], "little") + 1
         frames = _count_webp_frames(data, riff_size, max_frames) if flags & 0x02 else 1
         header = _webp_header(w, h, frames)
-        # An EXIF chunk's orientation may swap the axes: probe asks Pillow to read it.
-        return Header(header.width, header.height, header.frames, exif=bool(flags & 0x08))
+        # EXIF (0x08) or XMP (0x04) may hold an orientation that swaps the axes: probe asks
+        # Pillow to read it.
+        return Header(header.width, header.height, header.frames, metadata=bool(flags & 0x0C))
     raise _invalid("WebP", "header")
 
 

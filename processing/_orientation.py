@@ -1,14 +1,17 @@
 """EXIF orientation: which way up a photo is meant to be shown.
 
-Cameras store the sensor's pixels and record how to turn them (tag 0x0112, values 1-8). Every
-size we report (probe) and every image we return (open_image, resize_bytes) is as displayed.
-Pillow's TIFF plugin is the exception that does this itself: it reports the displayed size on
-open, turns the pixels on load and drops the tag, so TIFFs need nothing from here.
+Cameras store the sensor's pixels and record how to turn them (EXIF tag 0x0112, values 1-8;
+some editors write it in XMP instead). Every size we report (probe) and every image we return
+(open_image, resize_bytes) is as displayed. Pillow's TIFF plugin does part of this itself: it
+reports the displayed size on open for tag 274 (not for XMP), and turns the pixels on load and
+drops the orientation, so the loader reads it after load().
 """
 
 from __future__ import annotations
 
 from PIL import Image
+
+from ._headers import png_exif_chunk
 
 # EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
 _UPRIGHT = {
@@ -34,27 +37,6 @@ def exif_orientation(image: Image.Image) -> int:
         return 1
 
 
-def header_orientation(image: Image.Image) -> int:
-    """exif_orientation for an opened image, without decoding any pixels.
-
-    PNG is the one format whose getexif() can decode the image: when no eXIf chunk came before
-    the pixel data it loads them to look for one after (every PNG without EXIF, that is). So a
-    PNG's orientation is read from the chunks before the pixels only; a PNG that keeps its EXIF
-    after them is reported as stored (open_image still turns it).
-    """
-    if image.format != "PNG":
-        return exif_orientation(image)
-    raw = image.info.get("exif")
-    if not raw:
-        return 1
-    try:
-        exif = Image.Exif()
-        exif.load(raw)
-        return _valid(exif.get(0x0112, 1))
-    except Exception:
-        return 1
-
-
 def _valid(value: object) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
@@ -64,9 +46,32 @@ def upright(image: Image.Image, orientation: int) -> Image.Image:
     return image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
 
 
-def displayed_size(image: Image.Image) -> tuple[int, int]:
-    """The size `image` (opened, not loaded) is shown at, without decoding any pixels."""
+def displayed_size(image: Image.Image, data: bytes) -> tuple[int, int]:
+    """The size `image` (opened from `data`, not loaded) is shown at. Decodes no pixels."""
     width, height = image.size
-    if image.format != "TIFF" and header_orientation(image) in SWAPS_AXES:
-        return height, width
-    return width, height
+    if image.format == "TIFF":
+        # Pillow has swapped the size for tag 274 already, not for an orientation only in XMP.
+        turns = 0x0112 not in image.tag_v2 and exif_orientation(image) in SWAPS_AXES
+    elif image.format == "PNG":
+        turns = _png_orientation(image, data) in SWAPS_AXES
+    else:
+        turns = exif_orientation(image) in SWAPS_AXES
+    return (height, width) if turns else (width, height)
+
+
+def _png_orientation(image: Image.Image, data: bytes) -> int:
+    """exif_orientation for a PNG that is not loaded, without loading it.
+
+    PngImageFile.getexif() decodes the pixels when no eXIf chunk came before them, to look for
+    one after. Instead the chunk headers are walked for it (no decompression) and it is put
+    where load() would put it; the base class's getexif() then reads it, ImageMagick's raw
+    profile or XMP from `info`, as Pillow would after loading.
+    """
+    if "exif" not in image.info:
+        late = png_exif_chunk(data)
+        if late is not None:
+            image.info["exif"] = late
+    try:
+        return _valid(Image.Image.getexif(image).get(0x0112, 1))
+    except Exception:  # Pillow's EXIF parser raises assorted errors on junk
+        return 1

@@ -22,6 +22,9 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 from .errors import InvalidStep
 
 MAX_STEPS = 20
+# CPU-heavy steps take up to ~3 s each on a 1024 px image and cannot be interrupted inside
+# OpenCV or Pillow: a few per job keeps a stage far inside its time limit.
+MAX_HEAVY_STEPS = 3
 
 FilterFn = Callable[[Image.Image, dict[str, Any]], Image.Image]
 CheckFn = Callable[[dict[str, Any]], str | None]
@@ -107,7 +110,14 @@ def validate_steps(raw: Any) -> list[Step]:
         raise InvalidStep(f"steps must be a list (got {type(raw).__name__})")
     if len(raw) > MAX_STEPS:
         raise InvalidStep(f"too many steps: {len(raw)} is over the {MAX_STEPS} step limit")
-    return [_validate_step(index, item) for index, item in enumerate(raw)]
+    steps = [_validate_step(index, item) for index, item in enumerate(raw)]
+    heavy = [step.name for step in steps if FILTERS[step.name].cpu_heavy]
+    if len(heavy) > MAX_HEAVY_STEPS:
+        raise InvalidStep(
+            f"too many CPU-heavy steps: {len(heavy)} ({', '.join(heavy)}) is over the limit "
+            f"of {MAX_HEAVY_STEPS}"
+        )
+    return steps
 
 
 def _validate_step(index: int, item: Any) -> Step:
@@ -334,11 +344,10 @@ def _denoise(image: Image.Image, p: dict[str, Any]) -> Image.Image:
     neighbourhoods look alike anywhere in the search window, so noise averages out while
     edges and texture, which have no look-alikes across them, stay. ~1 s for a 1024x683
     photo with the defaults on one core: the CPU-heavy filter of the set."""
-    rgb = np.asarray(image)
-    out = cv2.fastNlMeansDenoisingColored(
-        rgb, None, p["strength"], p["strength"], 7, p["search"]
-    )
-    return Image.fromarray(out, "RGB")
+    # OpenCV takes BGR: it splits lightness from colour (Lab) on that channel order.
+    bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+    out = cv2.fastNlMeansDenoisingColored(bgr, None, p["strength"], p["strength"], 7, p["search"])
+    return Image.fromarray(cv2.cvtColor(out, cv2.COLOR_BGR2RGB), "RGB")
 
 
 def _vignette(image: Image.Image, p: dict[str, Any]) -> Image.Image:

@@ -46,10 +46,10 @@ def inspect_image(
         check_pixels(header.width, header.height, limits)
     if header.frames is not None:
         check_frames(header.frames, limits)
-    simple_webp = fmt == "WEBP" and not header.exif
+    simple_webp = fmt == "WEBP" and not header.metadata
     if simple_webp and not keep_open and header.width and header.height and header.frames:
-        # Our parser read everything (an EXIF chunk, which may turn the image, makes it leave
-        # the size to Pillow); Pillow's WebP open would set up decoder buffers.
+        # Our parser read everything (EXIF or XMP, which may turn the image, make it leave the
+        # size to Pillow); Pillow's WebP open would set up decoder buffers.
         return _result(fmt, header.width, header.height, header.frames), None
 
     known = (header.width, header.height) if header.width and header.height else None
@@ -61,7 +61,7 @@ def inspect_image(
         check_frames(frames, limits)
         if image.tell() != 0:  # the TIFF frame walk moved it
             image.seek(0)
-        width, height = displayed_size(image)  # a phone's portrait photo is reported portrait
+        width, height = displayed_size(image, data)  # a phone's portrait photo is portrait
     return _result(fmt, width, height, frames), image if keep_open else None
 
 

@@ -150,6 +150,12 @@ def test_denoise_removes_noise_and_keeps_edges() -> None:
     assert profile[:5].max() < 80 and profile[7:].min() > 170
 
 
+def test_up_to_three_cpu_heavy_steps_per_job() -> None:
+    assert len(validate_steps(["denoise", "median", "blur", "denoise"])) == 4
+    with pytest.raises(InvalidStep, match="too many CPU-heavy steps: 4"):
+        validate_steps(["median"] * 4)
+
+
 def test_sepia_tints_brown_and_intensity_zero_is_identity(cat: Image.Image) -> None:
     grey = Image.new("RGB", (10, 10), (128, 128, 128))
     r, g, b = run(grey, "sepia").getpixel((5, 5))
@@ -265,6 +271,10 @@ def test_valid_steps_are_typed_and_completed_with_defaults() -> None:
         (
             [{"name": "denoise", "params": {"search": 20}}],
             "steps[0] denoise: search must be odd (got 20)",
+        ),
+        (
+            ["denoise", "blur", "median", "denoise", "median"],
+            "too many CPU-heavy steps: 4 (denoise, median, denoise, median) is over the limit of 3",
         ),
         (
             [{"name": "rotate", "params": {"expand": 1}}],

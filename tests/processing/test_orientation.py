@@ -8,12 +8,12 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from processing import open_image, probe, run_steps
 from processing.resize import resize_bytes
 
-from .images import STORED_AS, decode, exif_with_gps, save, upright_card
+from .images import STORED_AS, decode, exif_with_gps, png_chunk, save, upright_card
 from .test_loader import assert_red_block_top_left
 
 FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
@@ -22,13 +22,59 @@ ORIENTATIONS = range(1, 9)
 
 def oriented(fmt: str, orientation: int) -> bytes:
     """A 600x400 landscape card stored as a camera would for `orientation`, with GPS tags."""
-    card = upright_card((600, 400))
-    transpose = STORED_AS[orientation]
-    stored = card.transpose(transpose) if transpose is not None else card
     params = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "WEBP":
         params["lossless"] = True
-    return save(stored, fmt, exif=exif_with_gps(orientation).tobytes(), **params)
+    return save(stored_card(orientation), fmt, exif=exif_with_gps(orientation).tobytes(), **params)
+
+
+def xmp(orientation: int) -> str:
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+        f'tiff:Orientation="{orientation}"/></rdf:RDF></x:xmpmeta>'
+    )
+
+
+def stored_card(orientation: int) -> Image.Image:
+    transpose = STORED_AS[orientation]
+    card = upright_card((600, 400))
+    return card.transpose(transpose) if transpose is not None else card
+
+
+def png_with_exif_after_the_pixels(orientation: int) -> bytes:
+    data = save(stored_card(orientation), "PNG")
+    end = data.index(b"IEND") - 4
+    payload = exif_with_gps(orientation).tobytes().removeprefix(b"Exif\x00\x00")
+    return data[:end] + png_chunk(b"eXIf", payload) + data[end:]
+
+
+def png_with_xmp(orientation: int) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp(orientation))
+    return save(stored_card(orientation), "PNG", pnginfo=info)
+
+
+# Where else a photo's orientation can be: all of these Pillow turns when it decodes them.
+ELSEWHERE = {
+    "PNG, eXIf after the pixels": png_with_exif_after_the_pixels,
+    "PNG, XMP only": png_with_xmp,
+    "WebP, XMP only": lambda o: save(stored_card(o), "WEBP", lossless=True, xmp=xmp(o).encode()),
+    "TIFF, XMP only": lambda o: save(stored_card(o), "TIFF", tiffinfo={700: xmp(o).encode()}),
+    "JPEG, XMP only": lambda o: save(stored_card(o), "JPEG", quality=95, xmp=xmp(o).encode()),
+}
+
+
+@pytest.mark.parametrize("where", sorted(ELSEWHERE))
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_orientation_outside_exif_agrees_everywhere(where: str, orientation: int) -> None:
+    data = ELSEWHERE[where](orientation)
+    result = probe(data)
+    assert (result.width, result.height) == (600, 400)
+    for image in (open_image(data), resize_bytes(data, box=(600, 600))):
+        assert image.size == (600, 400)
+        assert_red_block_top_left(image)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
