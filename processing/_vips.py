@@ -81,10 +81,10 @@ def lanczos(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return result.convert(image.mode) if premultiplied else result
 
 
-def jpeg_fitted(data: bytes, shrink: int, size: tuple[int, int]) -> Image.Image:
+def jpeg_fitted(data: bytes, shrink: int, size: tuple[int, int]) -> Image.Image | None:
     """Decode a JPEG (YCbCr/RGB or grey) at 1/`shrink` in the DCT domain, then lanczos3 to
     `size`, as one stream. The result is "RGB" or "L", exactly as stored (no EXIF rotation,
-    no colour management).
+    no colour management); None for any other layout libjpeg reports (Pillow's to handle).
 
     Raises vips_error() at libjpeg's first warning: only a clean file streams. A damaged one
     is for Pillow to judge (resize.resize_bytes), since libvips gives up on files Pillow
@@ -95,7 +95,7 @@ def jpeg_fitted(data: bytes, shrink: int, size: tuple[int, int]) -> Image.Image:
         data, shrink=shrink, access="sequential", fail_on="warning"
     )
     if source.format != "uchar" or source.bands not in (1, 3):
-        raise ValueError(f"unexpected JPEG layout ({source.bands} bands of {source.format})")
+        return None
     return _to_pillow(_resampled(source, size), "L" if source.bands == 1 else "RGB")
 
 

@@ -71,7 +71,8 @@ def resize_bytes(
 def _streamed_jpeg(
     data: bytes, size: tuple[int, int], target: tuple[int, int]
 ) -> Image.Image | None:
-    """jpeg_fitted, or None when libjpeg warned: then Pillow decodes the file and judges it.
+    """jpeg_fitted, or None when libjpeg warned (or reported a layout the stream does not
+    take): then Pillow decodes the file and judges it.
 
     Pillow is the one judge of damaged files, so both paths accept and refuse the same files
     with the same reasons (libvips' error text is also process-wide: under threads another

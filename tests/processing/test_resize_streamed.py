@@ -165,6 +165,23 @@ def test_a_cut_jpeg_with_its_end_marker_put_back_gets_pillows_verdict(
     assert np.abs(pixels(image) - pixels(expected)).mean() < 1.0
 
 
+def test_a_layout_the_stream_does_not_take_goes_to_pillow(
+    big_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # jpeg_fitted answers None for a layout other than 8-bit grey or colour.
+    taken: list[str] = []
+    decoded = resize.decode
+
+    def decode(*args: object, **kwargs: object) -> Image.Image:
+        taken.append("pillow")
+        return decoded(*args, **kwargs)
+
+    monkeypatch.setattr(resize, "jpeg_fitted", lambda *args: taken.append("libvips"))
+    monkeypatch.setattr(resize, "decode", decode)
+    assert resize_bytes(big_jpeg).size == (1024, 768)
+    assert taken == ["libvips", "pillow"]
+
+
 @pytest.mark.parametrize("mode", ["RGB", "L"])
 def test_a_progressive_jpeg_streams(mode: str, paths_taken: list[str]) -> None:
     data = save(photo((1600, 1200)).convert(mode), "JPEG", quality=90, progressive=True)
