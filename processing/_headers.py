@@ -10,7 +10,7 @@ frame past the limit. Anything they cannot vouch for is left as None for Pillow 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import CorruptImage
 
@@ -210,10 +210,9 @@ def _webp(data: bytes, max_frames: int) -> Header:
         w = int.from_bytes(data[payload + 4 : payload + 7], "little") + 1
         h = int.from_bytes(data[payload + 7 : payload + 10], "little") + 1
         frames = _count_webp_frames(data, riff_size, max_frames) if flags & 0x02 else 1
-        header = _webp_header(w, h, frames)
         # EXIF (0x08) or XMP (0x04) may hold an orientation that swaps the axes: probe asks
         # Pillow to read it.
-        return Header(header.width, header.height, header.frames, metadata=bool(flags & 0x0C))
+        return replace(_webp_header(w, h, frames), metadata=bool(flags & 0x0C))
     raise _invalid("WebP", "header")
 
 

@@ -9,6 +9,8 @@ drops the orientation, so the loader reads it after load().
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PIL import Image
 
 from ._headers import png_exif_chunk
@@ -27,17 +29,19 @@ SWAPS_AXES = frozenset({5, 6, 7, 8})
 
 
 def exif_orientation(image: Image.Image) -> int:
-    """The EXIF orientation (1-8) still to apply to `image`, 1 when absent or unreadable.
+    """The EXIF orientation (1-8) still to apply to `image`, 1 when absent or unreadable."""
+    return _orientation_in(image.getexif)
+
+
+def _orientation_in(read_exif: Callable[[], Image.Exif]) -> int:
+    """The orientation tag of what `read_exif` returns, 1 when absent, invalid or unreadable.
 
     A damaged EXIF block is common (editors, messengers) and must not fail the photo.
     """
     try:
-        return _valid(image.getexif().get(0x0112, 1))
+        value = read_exif().get(0x0112, 1)
     except Exception:  # Pillow's EXIF parser raises assorted errors on junk
         return 1
-
-
-def _valid(value: object) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
@@ -71,7 +75,4 @@ def _png_orientation(image: Image.Image, data: bytes) -> int:
         late = png_exif_chunk(data)
         if late is not None:
             image.info["exif"] = late
-    try:
-        return _valid(Image.Image.getexif(image).get(0x0112, 1))
-    except Exception:  # Pillow's EXIF parser raises assorted errors on junk
-        return 1
+    return _orientation_in(lambda: Image.Image.getexif(image))

@@ -331,12 +331,9 @@ def _pixelate(image: Image.Image, p: dict[str, Any]) -> Image.Image:
     return grown.crop((0, 0, image.width, image.height))
 
 
-def _check_median(p: dict[str, Any]) -> str | None:
-    return None if p["size"] % 2 else f"size must be odd (got {p['size']})"
-
-
-def _check_denoise(p: dict[str, Any]) -> str | None:
-    return None if p["search"] % 2 else f"search must be odd (got {p['search']})"
+def _odd(name: str) -> CheckFn:
+    """A check that parameter `name` (a window size centred on the pixel) is odd."""
+    return lambda p: None if p[name] % 2 else f"{name} must be odd (got {p[name]})"
 
 
 def _denoise(image: Image.Image, p: dict[str, Any]) -> Image.Image:
@@ -479,7 +476,7 @@ for _spec in (
         "Median denoise (removes speckles; slow for large sizes).",
         lambda image, p: image.filter(ImageFilter.MedianFilter(p["size"])),
         (Param("size", int, 3, 3, 9, description="odd window size in pixels"),),
-        check=_check_median,
+        check=_odd("size"),
         cpu_heavy=True,
     ),
     FilterSpec(
@@ -497,7 +494,7 @@ for _spec in (
                 description="odd search window in pixels (cost grows with its square)",
             ),
         ),
-        check=_check_denoise,
+        check=_odd("search"),
         cpu_heavy=True,
     ),
     FilterSpec(

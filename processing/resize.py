@@ -49,7 +49,7 @@ def resize_bytes(
     """fit_within(open_image(data, box=box), box), in one pass for a JPEG.
 
     A JPEG in YCbCr or grey is decoded by libvips at the DCT scale open_image would draft and
-    resampled as it streams, so a 4K photo's 1920x1080 intermediate is never built: ~8 ms less
+    resampled as it streams, so a 4K photo's 1920x1080 intermediate is never built: ~7 ms less
     per 4K JPEG on a worker (docs/PERFORMANCE.md). Orientation and colour profile are applied
     to the fitted image; any other input takes open_image + fit_within.
     """

@@ -127,10 +127,14 @@ def exif_with_gps(orientation: int) -> Image.Exif:
     return exif
 
 
-def oriented_jpeg(orientation: int, card: Image.Image | None = None, **params: Any) -> bytes:
-    """A JPEG storing `card` as a camera would for `orientation`, with GPS and camera tags."""
+def stored_as(orientation: int, card: Image.Image | None = None) -> Image.Image:
+    """`card` (default upright_card()) as a camera stores it for `orientation`."""
     card = card or upright_card()
     transpose = STORED_AS[orientation]
-    stored = card.transpose(transpose) if transpose is not None else card
+    return card.transpose(transpose) if transpose is not None else card
+
+
+def oriented_jpeg(orientation: int, card: Image.Image | None = None, **params: Any) -> bytes:
+    """A JPEG storing `card` as a camera would for `orientation`, with GPS and camera tags."""
     params = {"quality": 95, **params, "exif": exif_with_gps(orientation).tobytes()}
-    return save(stored, "JPEG", **params)
+    return save(stored_as(orientation, card), "JPEG", **params)

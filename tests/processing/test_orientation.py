@@ -13,7 +13,7 @@ from PIL import Image, PngImagePlugin
 from processing import open_image, probe, run_steps
 from processing.resize import resize_bytes
 
-from .images import STORED_AS, decode, exif_with_gps, png_chunk, save, upright_card
+from .images import decode, exif_with_gps, png_chunk, save, stored_as, upright_card
 from .test_loader import assert_red_block_top_left
 
 FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
@@ -38,9 +38,7 @@ def xmp(orientation: int) -> str:
 
 
 def stored_card(orientation: int) -> Image.Image:
-    transpose = STORED_AS[orientation]
-    card = upright_card((600, 400))
-    return card.transpose(transpose) if transpose is not None else card
+    return stored_as(orientation, upright_card((600, 400)))
 
 
 def png_with_exif_after_the_pixels(orientation: int) -> bytes:

@@ -34,19 +34,29 @@ def pillow_lanczos(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 @pytest.fixture
-def pillow_decode_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Proof that a JPEG took the streamed path: the Pillow decode is never reached."""
+def paths_taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records, in order, whether libvips tried to stream the JPEG and whether Pillow decoded it."""
+    taken: list[str] = []
+    streamed, decoded = resize.jpeg_fitted, resize.decode
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the JPEG was decoded by Pillow, not streamed through libvips")
+    def stream(*args: object, **kwargs: object) -> Image.Image:
+        taken.append("libvips")
+        return streamed(*args, **kwargs)
 
-    monkeypatch.setattr(resize, "decode", refuse)
+    def decode_with_pillow(*args: object, **kwargs: object) -> Image.Image:
+        taken.append("pillow")
+        return decoded(*args, **kwargs)
+
+    monkeypatch.setattr(resize, "jpeg_fitted", stream)
+    monkeypatch.setattr(resize, "decode", decode_with_pillow)
+    return taken
 
 
 def test_a_jpeg_streams_and_matches_the_pillow_path(
-    big_jpeg: bytes, pillow_decode_forbidden: None
+    big_jpeg: bytes, paths_taken: list[str]
 ) -> None:
     streamed = resize_bytes(big_jpeg)
+    assert paths_taken == ["libvips"]
     drafted = open_image(big_jpeg, box=(1024, 1024))  # 2000x1500, the same DCT scale
     assert streamed.size == (1024, 768) and streamed.mode == "RGB"
     assert not streamed.info
@@ -64,57 +74,41 @@ def test_streamed_resize_is_sharper_than_hamming_was(big_jpeg: bytes) -> None:
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_streamed_jpeg_is_turned_upright(orientation: int, pillow_decode_forbidden: None) -> None:
+def test_streamed_jpeg_is_turned_upright(orientation: int, paths_taken: list[str]) -> None:
     data = oriented_jpeg(orientation, card=upright_card((600, 400)))
     image = resize_bytes(data, box=(300, 300))
+    assert paths_taken == ["libvips"]
     assert image.size == (300, 200)
     assert_red_block_top_left(image)
 
 
-def test_streamed_jpeg_gets_its_colour_profile_applied(pillow_decode_forbidden: None) -> None:
+def test_streamed_jpeg_gets_its_colour_profile_applied(paths_taken: list[str]) -> None:
     data = sample_bytes("rocket.jpg")  # 640x427 with an Adobe RGB profile
     assert decode(data).info.get("icc_profile")  # precondition
     streamed = resize_bytes(data, box=(320, 320))
+    assert paths_taken == ["libvips"]
     converted = pillow_lanczos(open_image(data), streamed.size)  # sRGB first, then resized
     assert np.abs(pixels(streamed) - pixels(converted)).mean() < 1.5
     unconverted = pillow_lanczos(decode(data).convert("RGB"), streamed.size)
     assert np.abs(pixels(streamed) - pixels(unconverted)).mean() > 2.0
 
 
-def test_grey_jpeg_streams_and_becomes_rgb(pillow_decode_forbidden: None) -> None:
+def test_grey_jpeg_streams_and_becomes_rgb(paths_taken: list[str]) -> None:
     data = save(photo((800, 600)).convert("L"), "JPEG", quality=90)
     image = resize_bytes(data, box=(400, 400))
+    assert paths_taken == ["libvips"]
     assert image.mode == "RGB" and image.size == (400, 300)
     red, green, blue = image.split()
     assert red.tobytes() == green.tobytes() == blue.tobytes()
 
 
-def test_cmyk_jpeg_takes_the_pillow_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resize, "jpeg_fitted", None)  # calling it would raise TypeError
+def test_cmyk_jpeg_takes_the_pillow_path(paths_taken: list[str]) -> None:
     card = Image.new("RGB", (600, 400), (200, 30, 30))
     image = resize_bytes(save(card.convert("CMYK"), "JPEG", quality=95), box=(300, 300))
+    assert paths_taken == ["pillow"]
     assert image.mode == "RGB" and image.size == (300, 200)
     r, g, b = image.getpixel((150, 100))
     assert r > 150 and g < 80 and b < 80
-
-
-@pytest.fixture
-def paths_taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records, in order, whether libvips tried to stream the JPEG and whether Pillow decoded it."""
-    taken: list[str] = []
-    streamed, decoded = resize.jpeg_fitted, resize.decode
-
-    def stream(*args: object, **kwargs: object) -> Image.Image:
-        taken.append("libvips")
-        return streamed(*args, **kwargs)
-
-    def decode_with_pillow(*args: object, **kwargs: object) -> Image.Image:
-        taken.append("pillow")
-        return decoded(*args, **kwargs)
-
-    monkeypatch.setattr(resize, "jpeg_fitted", stream)
-    monkeypatch.setattr(resize, "decode", decode_with_pillow)
-    return taken
 
 
 def with_restart_markers_misnumbered(count: int) -> bytes:
