@@ -1,6 +1,7 @@
 """Dramatiq actors: thin entry points that take ids and call jobs.runner / services.
 
-Each pipeline stage has its own queue of the same name, so each scales on its own.
+One actor per stage of the registry (jobs/stages.py), each on its own queue of the same name,
+so each scales on its own.
 """
 
 from typing import Any
@@ -8,8 +9,7 @@ from typing import Any
 import dramatiq
 from django.conf import settings
 
-from jobs import events, runner, services, webhooks
-from jobs.stages import DETECT, FILTERS, RESIZE, WATERMARK
+from jobs import notifications, runner, services, stages, webhooks
 
 _conf = settings.PHOTOPIPE
 _BACKOFF = {
@@ -25,30 +25,29 @@ def _retry_stage(retries: int, error: BaseException) -> bool:
     return isinstance(error, dramatiq.Retry) or retries < _conf["STAGE_MAX_RETRIES"]
 
 
-def _stage_actor(stage: str) -> dramatiq.Actor:
-    """The actor of one pipeline stage, on the queue of the same name."""
+def _stage_actor(stage: stages.Stage) -> dramatiq.Actor:
+    """The actor of one pipeline stage, on its own queue."""
 
     def run(job_id: str) -> None:
-        runner.run_stage(job_id, stage)
+        runner.run_stage(job_id, stage.name)
 
-    run.__name__ = run.__qualname__ = stage
+    run.__name__ = run.__qualname__ = stage.name
     return dramatiq.actor(
-        run, actor_name=stage, queue_name=stage, retry_when=_retry_stage,
-        time_limit=_conf["STAGE_TIME_LIMIT_MS"], on_retry_exhausted="stage_gave_up",
-        **_BACKOFF,
+        run, actor_name=stage.name, queue_name=stage.queue, retry_when=_retry_stage,
+        time_limit=stage.time_limit(), on_retry_exhausted="stage_gave_up", **_BACKOFF,
     )
 
 
-resize, filters, watermark, detect = (
-    _stage_actor(stage) for stage in (RESIZE, FILTERS, WATERMARK, DETECT)
-)
+STAGE_ACTORS: dict[str, dramatiq.Actor] = {
+    stage.name: _stage_actor(stage) for stage in stages.STAGES
+}
 
 
 @dramatiq.actor(queue_name="control", max_retries=_conf["STAGE_MAX_RETRIES"])
 def stage_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """Retries ran out for a stage message: fail its job with the last error."""
     job_id, stage = message["args"][0], message["actor_name"]
-    services.job_fail(
+    services.stage_give_up(
         job_id=job_id, stage=stage,
         reason=f"{stage} gave up after {retry_info.get('retries', 0) + 1} tries",
     )
@@ -57,20 +56,9 @@ def stage_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
 @dramatiq.actor(queue_name="events", **_RETRIES)
 def publish_processed_event(payload: dict[str, Any]) -> None:
     """Retry path for a completion event the in-process receiver could not publish."""
-    events.broadcast(payload)
+    notifications.broadcast(payload)
 
 
 @dramatiq.actor(queue_name="webhooks", max_retries=8, min_backoff=2000, max_backoff=300_000)
 def deliver_webhook(url: str, payload: dict[str, Any]) -> None:
     webhooks.deliver(url, payload)
-
-
-_BY_NAME = {
-    actor.actor_name: actor
-    for actor in (resize, filters, watermark, detect, stage_gave_up, publish_processed_event,
-                  deliver_webhook)
-}
-
-
-def by_name(name: str) -> dramatiq.Actor:
-    return _BY_NAME[name]

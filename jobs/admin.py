@@ -1,5 +1,8 @@
 """The ops console: jobs are inspected and acted on here, never edited."""
 
+from collections.abc import Callable
+from functools import partial
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -7,8 +10,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django_dramatiq.models import Task
 
-from jobs import services
-from jobs.models import IllegalTransition, Job, StageRun
+from jobs import services, stages
+from jobs.models import IllegalTransition, Job, ReprocessRefused, StageRun
 
 
 class StageRunInline(admin.TabularInline):
@@ -38,7 +41,7 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ["id", "original_name", "error"]
     date_hierarchy = "created_at"
     inlines = [StageRunInline]
-    actions = ["reprocess_jobs", "cancel_jobs"]
+    actions: list = ["reprocess_jobs", "cancel_jobs"]
     fieldsets = [
         ("State", {"fields": [
             "id", "status", "stage", "error", "run", "attempts", "created_at", "started_at",
@@ -99,17 +102,37 @@ class JobAdmin(admin.ModelAdmin):
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         self._apply(request, queryset, services.job_cancel, "cancelled")
 
-    def _apply(self, request: HttpRequest, queryset: QuerySet[Job], service, verb: str) -> None:
+    def _apply(
+        self, request: HttpRequest, queryset: QuerySet[Job], service: Callable[..., Job],
+        verb: str,
+    ) -> None:
         done, refused = 0, []
         for job_id in queryset.values_list("pk", flat=True):
             try:
                 service(job_id=job_id)
                 done += 1
-            except IllegalTransition as error:
+            except (IllegalTransition, ReprocessRefused) as error:
                 refused.append(f"{job_id}: {error}")
         self.message_user(request, f"{done} job(s) {verb}.", messages.SUCCESS)
         for line in refused:
             self.message_user(request, line, messages.WARNING)
+
+
+def _reprocess_from(stage: str) -> Callable[[JobAdmin, HttpRequest, QuerySet[Job]], None]:
+    """A list action restarting jobs at ``stage`` (earlier stages' outputs are reused)."""
+
+    def action(model_admin: JobAdmin, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        service = partial(services.job_reprocess, from_stage=stage)
+        model_admin._apply(request, queryset, service, f"requeued from {stage}")
+
+    action.__name__ = f"reprocess_from_{stage}"
+    return admin.action(
+        description=f"Reprocess selected jobs from the {stage} stage", permissions=["operate"]
+    )(action)
+
+
+# One action per later stage of the registry: a new stage gets its action without an edit here.
+JobAdmin.actions += [_reprocess_from(stage.name) for stage in stages.STAGES[1:]]
 
 
 def _image_link(url: str) -> str:

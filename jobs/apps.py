@@ -7,6 +7,6 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         # Receivers are connected here, never by import side effects elsewhere.
-        from jobs import actors, receivers  # noqa: F401  (actors: declare them on the broker)
+        from jobs import actors, checks, receivers  # noqa: F401  (declare actors and checks)
 
         receivers.connect()

@@ -1,4 +1,5 @@
-"""Completion events on the RabbitMQ fanout exchange ``processed_images``."""
+"""Completion events on the RabbitMQ fanout exchange ``processed_images``: the payload and
+the publish, nothing else (jobs/notifications.py records that an event went out)."""
 
 import json
 import logging
@@ -37,14 +38,6 @@ def declare_exchange(channel: Any) -> None:
 
 def connect() -> pika.BlockingConnection:
     return pika.BlockingConnection(pika.URLParameters(settings.RABBITMQ_URL))
-
-
-def broadcast(payload: dict[str, Any]) -> None:
-    """Publish the event and record it as delivered (raises if RabbitMQ refuses)."""
-    from jobs.services import job_mark_notified
-
-    publish_processed(payload)
-    job_mark_notified(job_id=payload["job_id"], status=payload["status"])
 
 
 def publish_processed(payload: dict[str, Any]) -> bool:

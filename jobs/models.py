@@ -1,15 +1,25 @@
 """Job and StageRun: what was asked, where it is, and every stage attempt (the timeline)."""
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
-from jobs.stages import stage_plan
+from jobs import stages
 
 
 class IllegalTransition(Exception):
     """A state change the job's state machine refuses (e.g. cancelling a completed job)."""
+
+
+class ReprocessRefused(ValueError):
+    """Reprocessing cannot start where it was asked to."""
+
+
+class StageNotInPlan(ReprocessRefused):
+    """Reprocessing was asked to start from a stage this job does not run."""
 
 
 class Job(models.Model):
@@ -20,10 +30,11 @@ class Job(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    # Legal moves; services.py is the only caller of Job.move_to().
+    # Every legal move, and the only place that says so: the lifecycle methods below refuse
+    # anything else. An active job is never requeued (cancel it first); a finished one only is.
     TRANSITIONS: dict[str, set[str]] = {
         Status.QUEUED: {Status.PROCESSING, Status.FAILED, Status.CANCELLED},
-        Status.PROCESSING: {Status.QUEUED, Status.COMPLETED, Status.FAILED, Status.CANCELLED},
+        Status.PROCESSING: {Status.COMPLETED, Status.FAILED, Status.CANCELLED},
         Status.COMPLETED: {Status.QUEUED},
         Status.FAILED: {Status.QUEUED},
         Status.CANCELLED: {Status.QUEUED},
@@ -77,7 +88,7 @@ class Job(models.Model):
 
     @property
     def plan(self) -> list[str]:
-        return stage_plan(self.steps)
+        return stages.stage_plan(self.steps)
 
     @property
     def is_active(self) -> bool:
@@ -89,8 +100,61 @@ class Job(models.Model):
             return (self.finished_at - self.created_at).total_seconds()
         return None
 
-    def move_to(self, status: str) -> None:
-        """Change status in memory, refusing moves the state machine does not allow."""
+    # --- lifecycle: services.py calls these inside its transactions and saves the row -------
+
+    def start(self) -> None:
+        """The first attempt of the run begins: queued -> processing."""
+        self._move_to(self.Status.PROCESSING)
+        self.started_at = timezone.now()
+
+    def advance(self, stage: str) -> None:
+        """A stage finished and ``stage`` is next; the job stays processing."""
+        if self.status != self.Status.PROCESSING or stage not in self.plan:
+            raise IllegalTransition(f"a {self.status} job cannot move on to {stage}")
+        self.stage = stage
+
+    def record(self, stage: str, fields: dict[str, object]) -> None:
+        """Store what a finished stage produced, refusing fields it does not declare."""
+        undeclared = set(fields) - set(stages.get(stage).writes)
+        if undeclared:
+            raise ValueError(f"stage {stage} may not write {', '.join(sorted(undeclared))}")
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def complete(self) -> None:
+        self._move_to(self.Status.COMPLETED)
+        self.error = ""
+        self.finished_at = timezone.now()
+
+    def fail(self, stage: str, reason: str) -> None:
+        self._move_to(self.Status.FAILED)
+        self.stage = stage
+        self.error = reason[:2000]
+        self.finished_at = timezone.now()
+
+    def cancel(self) -> None:
+        self._move_to(self.Status.CANCELLED)
+        self.finished_at = timezone.now()
+
+    def requeue(self, stage: str) -> None:
+        """Start a new run at ``stage``: results of the stages that run again are forgotten
+        (stale until they do), the run's times and error are cleared."""
+        if stage not in self.plan:
+            raise StageNotInPlan(
+                f"{stage!r} is not one of this job's stages: {', '.join(self.plan)}"
+            )
+        if self.is_active:
+            raise IllegalTransition(f"a {self.status} job is still running; cancel it first")
+        self._move_to(self.Status.QUEUED)
+        for rerun in stages.stages_from(self.plan, stage):
+            for name in rerun.writes:
+                setattr(self, name, self._meta.get_field(name).get_default())
+        self.stage = stage
+        self.run += 1
+        self.error = ""
+        self.started_at = self.finished_at = self.notified_at = None
+
+    def _move_to(self, status: str) -> None:
         if status not in self.TRANSITIONS[self.status]:
             raise IllegalTransition(f"a {self.status} job cannot become {status}")
         self.status = status
@@ -126,3 +190,16 @@ class StageRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage}#{self.attempt} {self.status}"
+
+    def close(self, status: str, *, output_key: str = "", error: str = "") -> None:
+        """End a RUNNING attempt as done or failed, stamping its duration, and save it."""
+        self.status = status
+        self.finished_at = timezone.now()
+        self.duration_ms = _elapsed_ms(self.started_at, self.finished_at)
+        self.output_key = output_key
+        self.error = error[:2000]
+        self.save()
+
+
+def _elapsed_ms(start: datetime, end: datetime) -> int:
+    return max(0, int((end - start).total_seconds() * 1000))

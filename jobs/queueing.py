@@ -1,24 +1,22 @@
-"""The one place that enqueues Dramatiq messages: always after the transaction commits.
+"""The one place that enqueues Dramatiq messages, by actor name.
 
 Sending inside an open transaction lets a worker pick the message up before the row it names
-exists; on_commit sends only once the data is visible (and never if the transaction rolls back).
+exists; send_on_commit sends only once the data is visible (and never if the transaction rolls
+back). The broker maps names to actors, so nothing here imports the actors module.
 """
 
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+import dramatiq
 from django.db import transaction
 
 
 def send_on_commit(actor_name: str, *args: Any) -> None:
     # robust: if the broker is down the commit still stands; the reaper re-sends later.
-    transaction.on_commit(_sender(actor_name, args), robust=True)
+    transaction.on_commit(partial(send_now, actor_name, *args), robust=True)
 
 
-def _sender(actor_name: str, args: tuple[Any, ...]) -> Callable[[], None]:
-    def send() -> None:
-        from jobs import actors  # actors import services; importing lazily avoids a cycle
-
-        actors.by_name(actor_name).send(*args)
-
-    return send
+def send_now(actor_name: str, *args: Any) -> None:
+    """Send at once: for callers that already run after the commit (signal receivers)."""
+    dramatiq.get_broker().get_actor(actor_name).send(*args)

@@ -1,11 +1,15 @@
-"""Receivers of job_finished / job_failed: broadcast the event and call the job's webhook."""
+"""Receivers of job_finished / job_failed: broadcast the event and call the job's webhook.
+
+Signals are sent after the commit, so these send their messages at once.
+"""
 
 import logging
 from typing import Any
 
-from jobs import events
+from jobs import notifications
 from jobs.events import event_payload
 from jobs.models import Job
+from jobs.queueing import send_now
 from jobs.signals import job_failed, job_finished
 
 logger = logging.getLogger(__name__)
@@ -13,21 +17,17 @@ logger = logging.getLogger(__name__)
 
 def broadcast(sender: type[Job], job: Job, **_: Any) -> None:
     """Publish to the fanout exchange now; if RabbitMQ refuses, hand it to a retrying actor."""
-    from jobs.actors import publish_processed_event
-
     payload = event_payload(job)
     try:
-        events.broadcast(payload)
+        notifications.broadcast(payload)
     except Exception:
         logger.exception("job %s: could not publish its event now, retrying later", job.id)
-        publish_processed_event.send(payload)
+        send_now("publish_processed_event", payload)
 
 
 def call_webhook(sender: type[Job], job: Job, **_: Any) -> None:
-    from jobs.actors import deliver_webhook
-
     if job.webhook_url:
-        deliver_webhook.send(job.webhook_url, event_payload(job))
+        send_now("deliver_webhook", job.webhook_url, event_payload(job))
 
 
 def connect() -> None:

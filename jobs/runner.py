@@ -1,4 +1,5 @@
-"""Runs one stage of one job: claim, work, record. The body of every stage actor."""
+"""Runs one stage of one job: claim, read the input, work, record. The body of every stage
+actor."""
 
 import logging
 import threading
@@ -7,48 +8,69 @@ import dramatiq
 from dramatiq.middleware import TimeLimit, TimeLimitExceeded
 
 import processing
-from jobs import services
+from jobs import leases, services, stages, storage
 from jobs.models import Job
-from jobs.stage_work import STAGE_WORK, MissingInput
 
 logger = logging.getLogger(__name__)
+
+
+class MissingInput(Exception):
+    """A stage's input is gone from storage (deleted): retrying cannot bring it back."""
+
 
 # Failures that retrying cannot fix: the job fails at once, with the reason.
 PERMANENT = (processing.ImageError, processing.InvalidStep, MissingInput)
 
 
-def run_stage(job_id: str, stage: str) -> None:
+def run_stage(job_id: str, stage_name: str) -> None:
     """Permanent errors (a bad image) fail the job at once; anything else is re-raised so
     Dramatiq retries it with backoff (storage, database and network hiccups, time limits)."""
+    stage = stages.get(stage_name)
     try:
-        stage_run = services.stage_claim(job_id=job_id, stage=stage)
-    except services.StageBusy as busy:
+        stage_run = services.stage_claim(job_id=job_id, stage=stage.name)
+    except leases.StageBusy as busy:
         # Another delivery is working on it: come back when it should be done (or dead).
         raise dramatiq.Retry(str(busy), delay=busy.delay_ms) from None
     if stage_run is None:
-        logger.info("job %s: nothing to do for %s (done, moved on or cancelled)", job_id, stage)
+        logger.info(
+            "job %s: nothing to do for %s (done, moved on or cancelled)", job_id, stage.name
+        )
         return
-    with services.attempt_in_flight(stage_run):
+    with leases.attempt_in_flight(stage_run):
         try:
             job = Job.objects.get(pk=job_id)
-            output = STAGE_WORK[stage](job)
+            output = stage.work(job, _read_input(job, stage.name))
         except PERMANENT as error:
             _disarm_time_limit()
-            services.stage_fail(stage_run=stage_run, reason=str(error), permanent=True)
+            services.attempt_fail(stage_run=stage_run, reason=str(error), permanent=True)
             return
         except TimeLimitExceeded:
             _disarm_time_limit()
-            reason = f"{stage} took longer than its time limit"
-            services.stage_fail(stage_run=stage_run, reason=reason, permanent=False)
+            reason = f"{stage.name} took longer than its time limit"
+            services.attempt_fail(stage_run=stage_run, reason=reason, permanent=False)
             raise
         except Exception as error:
             _disarm_time_limit()
-            services.stage_fail(stage_run=stage_run, reason=_describe(error), permanent=False)
+            services.attempt_fail(stage_run=stage_run, reason=_describe(error), permanent=False)
             raise
         # The work is done: an interrupt now would only break the bookkeeping (a rolled-back
         # completion, or a next-stage message lost after the commit).
         _disarm_time_limit()
         services.stage_complete(stage_run=stage_run, output=output)
+
+
+def _read_input(job: Job, stage: str) -> bytes:
+    key = services.stage_input_key(job, stage)
+    source = stages.input_stage(job.plan, stage)
+    what = f"the output of {source}" if source else "the original image"
+    if not key:
+        raise MissingInput(f"{stage} needs {what}, which is missing")
+    # Both local files and django-storages' S3 raise FileNotFoundError for a missing object;
+    # an unreachable S3 raises something else and stays a transient, retried error.
+    try:
+        return storage.read_bytes(key)
+    except FileNotFoundError:
+        raise MissingInput(f"{what} is missing from storage ({key})") from None
 
 
 def _disarm_time_limit() -> None:

@@ -6,7 +6,7 @@ contract is docs/processing-contract.md.
 """
 
 from .detect import detect, detector_names, register_detector
-from .encode import encode, extension, media_type
+from .encode import encode, extension, media_type, normalise_format, output_format_names
 from .errors import (
     CorruptImage,
     ImageError,
@@ -19,7 +19,7 @@ from .filters import FILTERS, Step, apply_steps, filter_catalogue, validate_step
 from .limits import DEFAULT_LIMITS, Limits
 from .loader import open_image
 from .pipeline import PipelineResult, run_steps
-from .probe import ProbeResult, probe
+from .probe import ProbeResult, check_byte_size, probe
 from .resize import DEFAULT_BOX, fit_within, resize_bytes
 from .watermark import WatermarkOptions, watermark
 
@@ -39,6 +39,7 @@ __all__ = [
     "UnsupportedFormat",
     "WatermarkOptions",
     "apply_steps",
+    "check_byte_size",
     "detect",
     "detector_names",
     "encode",
@@ -46,7 +47,9 @@ __all__ = [
     "filter_catalogue",
     "fit_within",
     "media_type",
+    "normalise_format",
     "open_image",
+    "output_format_names",
     "probe",
     "register_detector",
     "resize_bytes",

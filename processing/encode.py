@@ -20,6 +20,12 @@ _ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
 _WHITE = (255, 255, 255)
 
 
+def output_format_names() -> list[str]:
+    """Every spelling normalise_format accepts, lower case ("jpeg", "jpg", "png", "webp")."""
+    aliases = [alias for alias, name in _ALIASES.items() if name in _OUTPUT_FORMATS]
+    return sorted(name.lower() for name in (*_OUTPUT_FORMATS, *aliases))
+
+
 def normalise_format(format: str) -> str:
     """"jpg", "jpeg", "JPEG" -> "JPEG"; ValueError for anything that is not an output format."""
     name = str(format).strip().upper()

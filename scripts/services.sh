@@ -53,7 +53,15 @@ wait_until() { # wait_until DESCRIPTION CMD...: poll CMD every 0.2 s for up to $
 }
 
 print_env() {
+  # One secret key per machine, shared by the API, the workers and the tests that `make serve`,
+  # `make worker` and `make test` start (signed links and tokens must verify across them).
+  local key_file=$RUN_DIR/django-secret-key
+  if [ ! -s "$key_file" ]; then
+    mkdir -p "$RUN_DIR"
+    (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$key_file")
+  fi
   cat <<EOF
+export DJANGO_SECRET_KEY=$(cat "$key_file")
 export DATABASE_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
 export RABBITMQ_URL=amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/%2F
 export AWS_S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT

@@ -7,8 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 import processing
-from jobs.models import IllegalTransition
-from jobs.services import StageNotInPlan
+from jobs.models import IllegalTransition, ReprocessRefused
 
 _STATUS_FOR = {
     processing.ImageTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
@@ -18,7 +17,7 @@ _STATUS_FOR = {
     processing.ImageError: status.HTTP_400_BAD_REQUEST,
     processing.InvalidStep: status.HTTP_400_BAD_REQUEST,
     IllegalTransition: status.HTTP_409_CONFLICT,
-    StageNotInPlan: status.HTTP_400_BAD_REQUEST,
+    ReprocessRefused: status.HTTP_400_BAD_REQUEST,
 }
 
 

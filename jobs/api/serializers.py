@@ -1,6 +1,5 @@
 """API shapes. Validation only: the work happens in jobs/services.py."""
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -10,8 +9,6 @@ from rest_framework import serializers
 import processing
 from jobs.models import Job, StageRun
 from jobs.stages import ALL_STAGES
-
-OUTPUT_FORMATS = {"jpeg": "JPEG", "jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
 
 
 class StepsField(serializers.Field):
@@ -28,12 +25,7 @@ class StepsField(serializers.Field):
             text = data.strip()
             if not text:
                 return []
-            if text.startswith("["):
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as error:
-                    self.fail("invalid", reason=f"steps is not valid JSON: {error.msg}")
-            else:
+            if not text.startswith("["):  # "a,b,c"; JSON text is parsed by validate_steps
                 data = [name.strip() for name in text.split(",") if name.strip()]
         try:
             return processing.validate_steps(data)
@@ -52,7 +44,7 @@ class JobCreateSerializer(serializers.Serializer):
         '[{"name": "blur", "params": {"radius": 2}}]. See /api/v1/steps/.',
     )
     output_format = serializers.ChoiceField(
-        choices=sorted(OUTPUT_FORMATS), default="jpeg", required=False
+        choices=processing.output_format_names(), default="jpeg", required=False
     )
     webhook_url = serializers.URLField(
         required=False, allow_blank=True, default="", max_length=500,
@@ -69,7 +61,7 @@ class JobCreateSerializer(serializers.Serializer):
         return data
 
     def validate_output_format(self, value: str) -> str:
-        return OUTPUT_FORMATS[value.lower()]
+        return processing.normalise_format(value)
 
 
 class StageRunSerializer(serializers.ModelSerializer):

@@ -16,8 +16,8 @@ import processing
 from jobs import services
 from jobs.api import serializers as s
 from jobs.api.renderers import AnyMediaRenderer
+from jobs.limits import upload_limits
 from jobs.models import Job
-from processing.probe import check_byte_size
 
 
 class JobFilter(django_filters.FilterSet):
@@ -123,7 +123,7 @@ def _refuse_oversized_body(request: Request) -> None:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return
-    check_byte_size(length - _FORM_OVERHEAD_BYTES, services.upload_limits())
+    processing.check_byte_size(length - _FORM_OVERHEAD_BYTES, upload_limits())
 
 
 def _download(key: str, content_type: str, filename: str) -> FileResponse:

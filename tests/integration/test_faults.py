@@ -68,11 +68,16 @@ def test_storage_outage_is_retried_with_backoff_until_the_job_completes(worker, 
 SLOW_STEPS = [{"name": "median", "params": {"size": 9}}] * 3
 
 
+TWO_ATTEMPTS = {"PHOTOPIPE_STAGE_MAX_ATTEMPTS": "2", "PHOTOPIPE_STAGE_MAX_RETRIES": "1"}
+
+
 @pytest.fixture
 def worker_with_two_attempts(worker):
-    """The session worker, restarted with at most two attempts per stage; restored after."""
+    """The session worker, restarted with at most two attempts per stage; restored after.
+
+    The retry budget shrinks with it: the photopipe.E001 check wants attempts > retries."""
     worker.stop()
-    worker.start(PHOTOPIPE_STAGE_MAX_ATTEMPTS="2")
+    worker.start(**TWO_ATTEMPTS)
     yield worker
     worker.stop()
     worker.start()
@@ -99,7 +104,7 @@ def test_a_worker_killed_mid_stage_loses_nothing(worker_with_two_attempts, image
     job = _submit_slow_job(image_bytes)
     _wait_for_running_attempt(job, "filters", attempt=1)
     worker_with_two_attempts.kill()  # kill -9 in the middle of the filters stage
-    worker_with_two_attempts.start(PHOTOPIPE_STAGE_MAX_ATTEMPTS="2")
+    worker_with_two_attempts.start(**TWO_ATTEMPTS)
 
     done = wait_for_terminal(job.pk, timeout=120)
     assert done.status == Job.Status.COMPLETED, done.error
@@ -115,7 +120,7 @@ def test_a_message_that_kills_its_worker_every_time_ends_failed(
     for attempt in (1, 2):  # the message takes its worker down on every delivery
         _wait_for_running_attempt(job, "filters", attempt=attempt)
         worker_with_two_attempts.kill()
-        worker_with_two_attempts.start(PHOTOPIPE_STAGE_MAX_ATTEMPTS="2")
+        worker_with_two_attempts.start(**TWO_ATTEMPTS)
 
     failed = wait_for_terminal(job.pk, timeout=60)
     assert failed.status == Job.Status.FAILED

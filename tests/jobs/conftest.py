@@ -1,11 +1,33 @@
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import dramatiq
 import pytest
 from django.core.files.storage import default_storage
+from dramatiq.brokers.stub import StubBroker
 from rest_framework.test import APIClient
 
 from jobs import services
 from jobs.models import Job
+
+
+@pytest.fixture(autouse=True)
+def stub_broker() -> Iterator[StubBroker]:
+    """tests/jobs never publish to a real RabbitMQ (only tests/integration do): every actor is
+    moved onto an in-memory StubBroker for the test, so what a test sends can be inspected in
+    ``stub_broker.queues`` and nothing reaches the broker `make test` started."""
+    real = dramatiq.get_broker()
+    stub = StubBroker()
+    actors = [real.get_actor(name) for name in real.get_declared_actors()]
+    for actor in actors:
+        actor.broker = stub
+        stub.declare_actor(actor)
+    dramatiq.set_broker(stub)
+    try:
+        yield stub
+    finally:
+        for actor in actors:
+            actor.broker = real
+        dramatiq.set_broker(real)
 
 
 @pytest.fixture

@@ -87,7 +87,13 @@ def test_reprocess_command_reports_jobs_it_cannot_requeue(submit):
     assert StageRun.objects.filter(job=queued).count() == 0
 
 
-def test_resume_jobs_command_sweeps_once(submit, capsys):
-    submit()
-    call_command("resume_jobs", "--older-than", "0")
+def test_resume_jobs_command_sweeps_once(
+    submit, capsys, stub_broker, django_capture_on_commit_callbacks
+):
+    job = submit()
+    stub_broker.flush_all()  # the upload's own message is not what this test is about
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("resume_jobs", "--older-than", "0")
     assert "1 job(s) resumed" in capsys.readouterr().out
+    (message,) = stub_broker.queues["resize"].queue
+    assert message.decode().count(str(job.pk)) == 1

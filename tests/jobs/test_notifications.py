@@ -77,10 +77,10 @@ def test_broadcast_falls_back_to_a_retrying_actor_when_rabbitmq_refuses(submit):
     job = submit()
     with (
         mock.patch("jobs.events.publish_processed", side_effect=ConnectionError("refused")),
-        mock.patch("jobs.actors.publish_processed_event.send") as fallback,
+        mock.patch("jobs.receivers.send_now") as fallback,
     ):
         receivers.broadcast(Job, job=job)
-    fallback.assert_called_once_with(event_payload(job))
+    fallback.assert_called_once_with("publish_processed_event", event_payload(job))
 
 
 def test_webhook_is_scheduled_only_for_jobs_that_asked_for_one(submit):
@@ -88,12 +88,14 @@ def test_webhook_is_scheduled_only_for_jobs_that_asked_for_one(submit):
 
     from jobs import receivers
 
-    with mock.patch("jobs.actors.deliver_webhook.send") as deliver:
+    with mock.patch("jobs.receivers.send_now") as send:
         receivers.call_webhook(Job, job=submit())
-        deliver.assert_not_called()
+        send.assert_not_called()
         hooked = submit(webhook_url="http://127.0.0.1:9/hook")
         receivers.call_webhook(Job, job=hooked)
-    deliver.assert_called_once_with("http://127.0.0.1:9/hook", event_payload(hooked))
+    send.assert_called_once_with(
+        "deliver_webhook", "http://127.0.0.1:9/hook", event_payload(hooked)
+    )
 
 
 def test_a_broadcast_event_marks_the_job_notified(submit):
@@ -111,13 +113,15 @@ def test_a_broadcast_event_marks_the_job_notified(submit):
 
 
 def test_events_that_never_reached_rabbitmq_are_resent_by_the_reaper(
-    submit, django_capture_on_commit_callbacks
+    submit, django_capture_on_commit_callbacks, settings
 ):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from jobs import services
+    from jobs import reaper
+
+    settings.RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"  # sweeps only with RabbitMQ
 
     lost, told = submit(), submit("chelsea.png")
     an_hour_ago = timezone.now() - timedelta(hours=1)
@@ -126,6 +130,6 @@ def test_events_that_never_reached_rabbitmq_are_resent_by_the_reaper(
         status=Job.Status.COMPLETED, updated_at=an_hour_ago, notified_at=an_hour_ago
     )
     with django_capture_on_commit_callbacks(execute=False) as sent:
-        resent = services.jobs_rebroadcast_unnotified(older_than=timedelta(minutes=10))
+        resent = reaper.jobs_rebroadcast_unnotified(older_than=timedelta(minutes=10))
     assert resent == [str(lost.pk)] and len(sent) == 1
-    assert services.jobs_rebroadcast_unnotified(older_than=timedelta(minutes=10)) == []
+    assert reaper.jobs_rebroadcast_unnotified(older_than=timedelta(minutes=10)) == []

@@ -9,9 +9,10 @@ import dramatiq
 import pytest
 from django.core.files.storage import default_storage
 
-from jobs import runner, services, storage
-from jobs.models import IllegalTransition, Job, StageRun
+from jobs import leases, reaper, runner, services, storage
+from jobs.models import IllegalTransition, Job, StageNotInPlan, StageRun
 from jobs.signals import job_failed, job_finished
+from jobs.stage_work import StageOutput
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +123,7 @@ def test_attempts_are_capped_in_the_database(
 def test_a_delivery_while_the_stage_runs_elsewhere_comes_back_later(submit):
     job = submit()
     running = services.stage_claim(job_id=str(job.pk), stage="resize")
-    with services.attempt_in_flight(running), pytest.raises(dramatiq.Retry) as retry:
+    with leases.attempt_in_flight(running), pytest.raises(dramatiq.Retry) as retry:
         runner.run_stage(str(job.pk), "resize")  # the duplicate delivery, meanwhile
     assert 0 < retry.value.delay <= 125_000
     (only,) = StageRun.objects.filter(job=job, stage="resize")
@@ -152,10 +153,10 @@ def test_an_old_run_finishing_late_does_not_move_the_reprocessed_job(submit):
     old_attempt = services.stage_claim(job_id=str(job.pk), stage="resize")
     services.job_cancel(job_id=job.pk)
     services.job_reprocess(job_id=job.pk)  # run 2 waits for its own resize
-    services.stage_complete(stage_run=old_attempt, output=services.StageOutput("x.jpg"))
+    services.stage_complete(stage_run=old_attempt, output=StageOutput("x.jpg"))
     again = Job.objects.get(pk=job.pk)
     assert again.run == 2 and again.stage == "resize" and again.status == Job.Status.QUEUED
-    assert not services.job_fail(job_id=str(job.pk), stage="resize", reason="late give-up")
+    assert not services.stage_give_up(job_id=str(job.pk), stage="resize", reason="late give-up")
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
 
 
@@ -200,7 +201,7 @@ def test_transient_error_is_reraised_for_retry_then_exhaustion_fails_the_job(sub
     still = Job.objects.get(pk=job.pk)
     assert still.status == Job.Status.PROCESSING  # waiting for Dramatiq's retry
     assert "S3 unreachable" in StageRun.objects.get(job=job).error
-    assert services.job_fail(job_id=str(job.pk), stage="resize", reason="resize gave up")
+    assert services.stage_give_up(job_id=str(job.pk), stage="resize", reason="resize gave up")
     failed = Job.objects.get(pk=job.pk)
     assert failed.status == Job.Status.FAILED
     assert failed.error == "resize gave up: ConnectionError: S3 unreachable"
@@ -242,7 +243,7 @@ def run_all_stages_from(job: Job, stage: str) -> Job:
 
 def test_reprocess_rejects_a_stage_outside_the_plan(submit):
     job = run_all_stages(submit())
-    with pytest.raises(services.StageNotInPlan):
+    with pytest.raises(StageNotInPlan):
         services.job_reprocess(job_id=job.pk, from_stage="filters")
 
 
@@ -252,6 +253,6 @@ def test_stuck_jobs_are_resumed(submit, django_capture_on_commit_callbacks):
         updated_at=job.updated_at - timedelta(hours=1)
     )
     with django_capture_on_commit_callbacks(execute=False) as sent:
-        resumed = services.jobs_resume_stuck(older_than=timedelta(minutes=10))
+        resumed = reaper.jobs_resume_stuck(older_than=timedelta(minutes=10))
     assert resumed == [str(job.pk)] and len(sent) == 1
-    assert services.jobs_resume_stuck(older_than=timedelta(minutes=10)) == []
+    assert reaper.jobs_resume_stuck(older_than=timedelta(minutes=10)) == []

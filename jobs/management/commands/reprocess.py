@@ -3,7 +3,7 @@ import uuid
 from django.core.management.base import BaseCommand, CommandError
 
 from jobs import services
-from jobs.models import IllegalTransition, Job
+from jobs.models import IllegalTransition, Job, ReprocessRefused
 from jobs.stages import ALL_STAGES
 
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
             try:
                 services.job_reprocess(job_id=job_id, from_stage=from_stage)
                 self.stderr.write(f"{raw}: queued")
-            except (IllegalTransition, services.StageNotInPlan) as error:
+            except (IllegalTransition, ReprocessRefused) as error:
                 refused += 1
                 self.stderr.write(f"{raw}: refused: {error}")
         self.stdout.write(f"{len(wanted) - refused} job(s) requeued, {refused} refused")

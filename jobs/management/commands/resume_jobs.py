@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
-from jobs.services import jobs_rebroadcast_unnotified, jobs_resume_stuck
+from jobs.reaper import jobs_rebroadcast_unnotified, jobs_resume_stuck
 
 
 class Command(BaseCommand):

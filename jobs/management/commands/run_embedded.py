@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from dramatiq.brokers.stub import StubBroker
 
-from jobs.services import jobs_resume_stuck
+from jobs.reaper import jobs_resume_stuck
 
 
 class Command(BaseCommand):

@@ -4,6 +4,8 @@ import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
 
+pytestmark = pytest.mark.integration
+
 
 def test_s3_client_is_path_style_with_short_timeouts():
     if not settings.AWS_STORAGE_BUCKET_NAME:
