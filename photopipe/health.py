@@ -61,11 +61,13 @@ def check_database() -> str:
 def check_broker() -> str:
     if not settings.RABBITMQ_URL:
         return "embedded (in-process broker)"
-    params = pika.URLParameters(settings.RABBITMQ_URL)
-    params.connection_attempts = 1
-    params.socket_timeout = TIMEOUT_S
-    params.stack_timeout = TIMEOUT_S
-    pika.BlockingConnection(params).close()
+    # Dramatiq also takes "url1;url2" (the nodes of a cluster): any node answering is ready.
+    candidates = [pika.URLParameters(url) for url in settings.RABBITMQ_URL.split(";")]
+    for params in candidates:
+        params.connection_attempts = 1
+        params.socket_timeout = TIMEOUT_S
+        params.stack_timeout = TIMEOUT_S
+    pika.BlockingConnection(candidates).close()
     return "rabbitmq"
 
 

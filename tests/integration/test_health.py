@@ -64,6 +64,15 @@ def test_readyz_names_the_broker_when_rabbitmq_is_unreachable() -> None:
     assert statuses(body) == {"database": "ok", "broker": "failing", "storage": "ok"}
 
 
+@pytest.mark.django_db
+def test_readyz_is_ok_when_one_node_of_a_url_list_answers() -> None:
+    # Dramatiq's "url1;url2" form for a cluster, with the first node down.
+    urls = f"amqp://guest:guest@127.0.0.1:{closed_port()}/%2F;{os.environ['RABBITMQ_URL']}"
+    with override_settings(RABBITMQ_URL=urls):
+        response = Client().get("/readyz")
+    assert response.status_code == 200, response.content
+
+
 def test_readyz_and_readycheck_name_the_database_when_postgres_is_unreachable() -> None:
     unreachable = f"postgres://photopipe:photopipe@127.0.0.1:{closed_port()}/photopipe"
 

@@ -83,6 +83,15 @@ def test_readyz_answers_503_naming_the_broker_when_rabbitmq_refuses() -> None:
 
 
 @pytest.mark.django_db
+def test_readyz_tries_every_node_of_a_url_list_and_fails_when_none_answers() -> None:
+    # Dramatiq's "url1;url2" form for a cluster; the success case is in tests/integration.
+    with override_settings(RABBITMQ_URL=f"{amqp_url(closed_port())};{amqp_url(closed_port())}"):
+        response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["broker"]
+
+
+@pytest.mark.django_db
 def test_readyz_answers_503_naming_the_storage_when_s3_refuses() -> None:
     with override_settings(STORAGES=s3_storages(closed_port())):
         response = Client().get("/readyz")
