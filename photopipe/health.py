@@ -26,7 +26,7 @@ TIMEOUT_S = 3
 # A key nobody writes: HEAD on it answers 404 (reachable, credentials accepted) or fails.
 PROBE_KEY = "health/probe"
 # The probe's S3 client: one try with short timeouts, instead of the stages' client (30 s
-# read timeout, 3 tries) that would keep a probe, and a gunicorn worker, busy for minutes.
+# read timeout, 3 tries) that would keep a probe, and a gunicorn worker, busy for 90 s.
 _PROBE_S3_CONFIG = Config(
     connect_timeout=TIMEOUT_S, read_timeout=TIMEOUT_S,
     retries={"total_max_attempts": 1, "mode": "standard"},
