@@ -15,7 +15,9 @@ help:
 	@echo "make test      install and start PostgreSQL, RabbitMQ and S3, then run every test"
 	@echo "make services  install/start the services and print their variables"
 	@echo "make serve     API against the services;  make worker: Dramatiq workers against them"
-	@echo "make bench     image-processing benchmarks;  make lint: ruff"
+	@echo "make bench     image-processing benchmarks"
+	@echo "make lint      ruff, and makemigrations --check (no model change without a migration)"
+	@echo "make compose-check  validate docker-compose.yml (installs Debian's docker-compose if needed)"
 
 venv: $(VENV)/.installed
 
@@ -53,8 +55,10 @@ listen: services
 test: services
 	$(WITH_SERVICES) $(PY) -m pytest
 
+# An in-memory SQLite database: makemigrations needs no services and leaves no file.
 lint: venv
 	$(VENV)/bin/ruff check .
+	DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
 
 bench: venv
 	$(PY) -m benchmarks.run
