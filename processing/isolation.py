@@ -177,7 +177,8 @@ def configure_isolation(workers: int = DEFAULT_WORKERS) -> None:
         if _pool is not None and _pool_pid == os.getpid():
             _pool.stop()
             _reset()
-    _get_pool()
+    # pebble starts its processes on the first task: run one, so they are up on return.
+    _get_pool().schedule(os.getpid).result(timeout=60)
 
 
 def shutdown_isolation() -> None:

@@ -232,3 +232,16 @@ def test_run_filters_in_process_stops_between_steps(big: Image.Image) -> None:
 def test_run_filters_refuses_a_plan_over_the_limits_before_any_work(big: Image.Image) -> None:
     with pytest.raises(InvalidStep, match=r"^steps\[5\] rotate: would make a"):
         run_filters(big, [{"name": "rotate", "params": {"angle": 45}}] * 8, deadline_s=30)
+
+
+def test_configure_isolation_starts_the_children_now_and_checks_its_argument() -> None:
+    isolation.configure_isolation(1)
+    try:
+        assert len(descendants()) >= 2, "the fork server and a child are up on return"
+        started = time.monotonic()
+        run_steps_isolated(Image.new("RGB", (8, 8)), ["invert"], deadline_s=30)
+        assert time.monotonic() - started < 5
+    finally:
+        isolation.configure_isolation(isolation.DEFAULT_WORKERS)
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        isolation.configure_isolation(0)
