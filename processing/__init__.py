@@ -16,9 +16,19 @@ from .errors import (
     UnsupportedFormat,
 )
 from .filters import FILTERS, Step, apply_steps, filter_catalogue, validate_steps
+from .isolation import (
+    WorkCancelled,
+    WorkStopped,
+    WorkTimedOut,
+    configure_isolation,
+    run_filters,
+    run_steps_isolated,
+    shutdown_isolation,
+)
 from .limits import DEFAULT_LIMITS, Limits
 from .loader import open_image
 from .pipeline import PipelineResult, run_steps
+from .plan import Plan, check_plan
 from .probe import ProbeResult, check_byte_size, probe
 from .resize import DEFAULT_BOX, fit_within, resize_bytes
 from .watermark import WatermarkOptions, watermark
@@ -33,13 +43,19 @@ __all__ = [
     "InvalidStep",
     "Limits",
     "PipelineResult",
+    "Plan",
     "ProbeResult",
     "Step",
     "TooManyFrames",
     "UnsupportedFormat",
     "WatermarkOptions",
+    "WorkCancelled",
+    "WorkStopped",
+    "WorkTimedOut",
     "apply_steps",
     "check_byte_size",
+    "check_plan",
+    "configure_isolation",
     "detect",
     "detector_names",
     "encode",
@@ -53,7 +69,10 @@ __all__ = [
     "probe",
     "register_detector",
     "resize_bytes",
+    "run_filters",
     "run_steps",
+    "run_steps_isolated",
+    "shutdown_isolation",
     "validate_steps",
     "watermark",
 ]

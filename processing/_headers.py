@@ -9,6 +9,8 @@ frame past the limit. Anything they cannot vouch for is left as None for Pillow 
 
 from __future__ import annotations
 
+import math
+import re
 import struct
 from dataclasses import dataclass, replace
 
@@ -23,12 +25,20 @@ class Header:
     metadata: bool = False  # WebP only: carries EXIF or XMP (maybe an orientation)
 
 
-def read_header(fmt: str, data: bytes, max_frames: int) -> Header:
+def read_header(
+    fmt: str, data: bytes, max_frames: int, *, accept_damaged: bool = False
+) -> Header:
     """Dimensions and frames of `data` in the sniffed format; CorruptImage if obviously broken.
 
-    Frame counting stops at max_frames + 1: the caller only needs to know it is over.
+    Frame counting stops at max_frames + 1: the caller only needs to know it is over. With
+    `accept_damaged`, a JPEG or PNG whose data visibly ends early (no end marker, too little
+    data for its frame, scans missing) is let through for the decoder to salvage.
     """
-    parser = {"JPEG": _jpeg, "PNG": _png, "GIF": _gif, "WEBP": _webp, "TIFF": _tiff}[fmt]
+    if fmt == "JPEG":
+        return _jpeg(data, accept_damaged)
+    if fmt == "PNG":
+        return _png(data, accept_damaged)
+    parser = {"GIF": _gif, "WEBP": _webp, "TIFF": _tiff}[fmt]
     return parser(data, max_frames)
 
 
@@ -46,15 +56,34 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # DHT, JPG, DA
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7 carry no length
 
 
-def _jpeg(data: bytes, max_frames: int) -> Header:
+_PROGRESSIVE = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+_ARITHMETIC = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_LOSSLESS = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
+# The next scan header or the end of the image. Neither can occur inside entropy-coded data
+# (0xFF is stuffed as FF00 there; only RST markers FFD0-FFD7 appear), so this finds them
+# without decoding.
+_SCAN_OR_END = re.compile(rb"\xff[\xd9\xda]")
+TRUNCATED_JPEG_DATA = "corrupt image (truncated JPEG: the data ends before the image is complete)"
+
+
+@dataclass(frozen=True)
+class _Frame:
+    marker: int  # the SOF marker: 0xC0 baseline, 0xC2 progressive, ...
+    width: int
+    height: int
+    components: tuple[tuple[int, int, int], ...]  # (id, horizontal, vertical sampling)
+
+
+def _jpeg(data: bytes, accept_damaged: bool) -> Header:
     """Walk the marker segments up to the first top-level SOS.
 
     An embedded EXIF thumbnail lives inside APP1 and is skipped as a whole, so the SOF found is
     the main image's. The scan data cannot contain FFD9 (0xFF is stuffed as FF00), so a file
     without an EOI after the first scan was cut short. Data after the EOI is allowed (motion
-    photos append a video, MPO appends more images).
+    photos append a video, MPO appends more images). Then _check_jpeg_data refuses data that
+    cannot fill the frame, unless `accept_damaged`.
     """
-    size: tuple[int, int] | None = None
+    frame: _Frame | None = None
     pos, end = 2, len(data)
     while True:
         if pos + 4 > end:
@@ -73,22 +102,94 @@ def _jpeg(data: bytes, max_frames: int) -> Header:
         (length,) = struct.unpack_from(">H", data, pos + 2)
         if length < 2:
             raise _invalid("JPEG", "segment length")
-        if marker in _SOF_MARKERS and size is None:
-            if pos + 9 > end:
-                raise _truncated("JPEG")
-            height, width = struct.unpack_from(">HH", data, pos + 5)
-            size = (width, height)
+        if marker in _SOF_MARKERS and frame is None:
+            frame = _sof(data, pos, marker)
         if marker == 0xDA:
             break
         pos += 2 + length
-    if size is None:
+    if frame is None:
         raise _invalid("JPEG", "structure (no frame header)")
-    if size[0] == 0 or size[1] == 0:
+    if frame.width == 0 or frame.height == 0:
         raise _invalid("JPEG", "dimensions")
     # rfind: a complete file ends with its EOI, found at once; find() would crawl the scan.
-    if data.rfind(b"\xff\xd9", pos) == -1:
+    eoi = data.rfind(b"\xff\xd9", pos)
+    if not accept_damaged:
+        if eoi == -1:
+            raise _truncated("JPEG")
+        _check_jpeg_data(data, pos, eoi, frame)
+    return Header(frame.width, frame.height, None)
+
+
+def _sof(data: bytes, pos: int, marker: int) -> _Frame:
+    if pos + 10 > len(data):
         raise _truncated("JPEG")
-    return Header(size[0], size[1], None)
+    height, width, count = struct.unpack_from(">HHB", data, pos + 5)
+    if pos + 10 + 3 * count > len(data):
+        raise _truncated("JPEG")
+    components = tuple(
+        (data[at], data[at + 1] >> 4, data[at + 1] & 15)
+        for at in range(pos + 10, pos + 10 + 3 * count, 3)
+    )
+    return _Frame(marker, width, height, components)
+
+
+def _check_jpeg_data(data: bytes, sos: int, eoi: int, frame: _Frame) -> None:
+    """CorruptImage when the data after the headers visibly cannot fill the frame.
+
+    Two checks that cannot refuse a sound file. (1) Huffman coding spends at least one bit on
+    every 8x8 block (its DC symbol), so a file with fewer bits than blocks lacks data: an
+    800x600 scan under a header claiming 7000x7000. (2) A progressive image (or a sequential
+    one coded in several scans) must have a scan for every component's DC, and finish every
+    coefficient band it began at a coarse bit (successive approximation): a cut file padded
+    with an EOI lacks its last scans. Damage inside the last scan is left to the decoder
+    (loader.decode).
+    """
+    if frame.marker in _LOSSLESS or not frame.components:
+        return
+    # Arithmetic coding can spend far less than a bit per block: only Huffman is bounded.
+    if frame.marker not in _ARITHMETIC and (eoi - sos) * 8 < _blocks(frame):
+        raise CorruptImage(
+            f"corrupt image (JPEG data too short for its {frame.width}x{frame.height} frame)"
+        )
+    ids = {component[0] for component in frame.components}
+    first = _scan(data, sos)
+    if frame.marker not in _PROGRESSIVE and ids <= set(first[0]):
+        return  # the usual baseline file: one scan with every component
+    finest: dict[tuple[int, int], int] = {}  # (component, coefficient) -> finest bit sent
+    pos: int | None = sos
+    while pos is not None:
+        components, start, stop, low_bit = _scan(data, pos)
+        for component in components:
+            for k in range(start, min(stop, 63) + 1):
+                finest[(component, k)] = min(finest.get((component, k), 16), low_bit)
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        found = _SCAN_OR_END.search(data, pos + 2 + length)
+        pos = found.start() if found and found.group() == b"\xff\xda" else None
+    if any((component, 0) not in finest for component in ids) or any(finest.values()):
+        raise CorruptImage(TRUNCATED_JPEG_DATA)
+
+
+def _scan(data: bytes, pos: int) -> tuple[tuple[int, ...], int, int, int]:
+    """The SOS header at `pos`: component ids, spectral start and end, low bit (Al)."""
+    if pos + 5 > len(data):
+        raise _truncated("JPEG")
+    count = data[pos + 4]
+    tail = pos + 5 + 2 * count
+    if tail + 3 > len(data):
+        raise _truncated("JPEG")
+    components = tuple(data[pos + 5 : tail : 2])
+    return components, data[tail], data[tail + 1], data[tail + 2] & 15
+
+
+def _blocks(frame: _Frame) -> int:
+    """8x8 blocks in the frame, each component at its own sampling (no MCU padding)."""
+    h_max = max(component[1] for component in frame.components) or 1
+    v_max = max(component[2] for component in frame.components) or 1
+    return sum(
+        math.ceil(math.ceil(frame.width * h / h_max) / 8)
+        * math.ceil(math.ceil(frame.height * v / v_max) / 8)
+        for _, h, v in frame.components
+    )
 
 
 # PNG -------------------------------------------------------------------------------------------
@@ -96,7 +197,7 @@ def _jpeg(data: bytes, max_frames: int) -> Header:
 _IEND = b"IEND\xaeB`\x82"  # the IEND chunk type and its fixed CRC
 
 
-def _png(data: bytes, max_frames: int) -> Header:
+def _png(data: bytes, accept_damaged: bool) -> Header:
     if len(data) < 33:
         raise _truncated("PNG")
     if data[12:16] != b"IHDR":
@@ -104,7 +205,7 @@ def _png(data: bytes, max_frames: int) -> Header:
     width, height = struct.unpack_from(">II", data, 16)
     if width == 0 or height == 0:
         raise _invalid("PNG", "dimensions")
-    if data.rfind(_IEND) == -1:
+    if data.rfind(_IEND) == -1 and not accept_damaged:
         raise _truncated("PNG")
     # APNG frame count comes from the acTL chunk, which Pillow reads while opening.
     return Header(width, height, None)

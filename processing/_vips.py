@@ -99,6 +99,45 @@ def jpeg_fitted(data: bytes, shrink: int, size: tuple[int, int]) -> Image.Image 
     return _to_pillow(_resampled(source, size), "L" if source.bands == 1 else "RGB")
 
 
+def jpeg_warns(data: bytes) -> bool | None:
+    """Whether libjpeg warns (or fails) on any part of `data`, a JPEG; None if this process
+    cannot use libvips. Decoded at 1/8 scale: the entropy decoding, where data that ends early
+    shows, is all done, the inverse DCT is nearly free."""
+    if not usable():
+        return None
+    pyvips = _pyvips()
+    try:
+        pyvips.Image.jpegload_buffer(data, shrink=8, access="sequential", fail_on="warning").avg()
+    except pyvips.Error:
+        return True
+    return False
+
+
+# libvips band formats of salvaged images, and Pillow modes by band count.
+_SALVAGE_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+def salvage(data: bytes) -> Image.Image | None:
+    """Decode as much of a damaged file as there is (libvips, fail_on="none": missing rows
+    are filler), for Limits(accept_damaged=True) when Pillow refuses the file. Per call, unlike
+    Pillow's process-wide LOAD_TRUNCATED_IMAGES. None when libvips cannot read it either.
+    """
+    if not usable():
+        return None
+    pyvips = _pyvips()
+    try:
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="none")
+        if image.bands not in _SALVAGE_MODES:
+            return None
+        if image.format == "ushort":
+            image = (image >> 8).cast("uchar")
+        elif image.format != "uchar":
+            return None
+        return _to_pillow(image, _SALVAGE_MODES[image.bands])
+    except pyvips.Error:
+        return None
+
+
 def _resampled(source: Any, size: tuple[int, int]) -> Any:
     """lanczos3 to `size`. Over 2x, libvips first shrinks by an integer factor with a box
     filter and finishes with lanczos3 over the last 2x or more (Pillow's reducing_gap=2.0)."""

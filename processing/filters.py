@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from .errors import InvalidStep
+from .limits import DEFAULT_LIMITS, Limits, format_megapixels
 
 MAX_STEPS = 20
 # CPU-heavy steps take up to ~3 s each on a 1024 px image and cannot be interrupted inside
@@ -28,6 +29,23 @@ MAX_HEAVY_STEPS = 3
 
 FilterFn = Callable[[Image.Image, dict[str, Any]], Image.Image]
 CheckFn = Callable[[dict[str, Any]], str | None]
+# (width, height) before the step, its params -> (width, height) after it. Computed from the
+# plan alone, before any pixel exists (processing.plan), so it must match what `apply` does
+# exactly: register_filter and apply_steps both verify it.
+SizeRule = Callable[[tuple[int, int], dict[str, Any]], tuple[int, int]]
+# Params -> estimated nanoseconds of one core per pixel (the larger of the step's input and
+# output), measured on the reference machine; see "Cost weights" below.
+CostRule = Callable[[dict[str, Any]], float]
+
+
+def same_size(size: tuple[int, int], params: dict[str, Any]) -> tuple[int, int]:
+    """The size rule of every step that keeps the image's size."""
+    return size
+
+
+def flat_cost(ns_per_pixel: float) -> CostRule:
+    """A cost rule that does not depend on the step's parameters."""
+    return lambda params: ns_per_pixel
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,10 @@ class FilterSpec:
     # Published in the catalogue: a step that costs ~0.1-1 s of CPU on a 1024 px image rather
     # than milliseconds, so clients know what makes a job slow.
     cpu_heavy: bool = False
+    # Required, with no default, so that no filter can be added without saying what it does to
+    # the image's size and what it costs: the plan check (processing.plan) relies on both.
+    size: SizeRule = field(kw_only=True)
+    cost: CostRule = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -82,12 +104,40 @@ class Step:
 FILTERS: dict[str, FilterSpec] = {}
 
 
+# An odd, non-square sample: a size rule that swaps, rounds or ignores an axis shows on it.
+_SAMPLE_SIZE = (37, 23)
+
+
 def register_filter(spec: FilterSpec) -> FilterSpec:
-    """Add a filter to the registry (plugins and tests can add their own)."""
+    """Add a filter to the registry (plugins and tests can add their own).
+
+    The filter is run once on a small sample with its defaults and must give the size its
+    `size` rule predicts: a filter that changes the size but declares `same_size` is refused
+    here, at import, instead of slipping past the plan check. (apply_steps checks every real
+    step again, for parameters the defaults do not exercise.)
+    """
     for param in spec.params:
         _coerce(param.default, param, f"{spec.name} default")  # a bad default is a bug
+    defaults = {param.name: param.default for param in spec.params}
+    if spec.check is not None and spec.check(defaults):
+        raise ValueError(f"filter {spec.name}: its defaults fail its own check")
+    sample = _sample_image()
+    predicted = spec.size(sample.size, defaults)
+    actual = _apply_one(sample, spec, defaults).size
+    if predicted != actual:
+        raise ValueError(
+            f"filter {spec.name}: its size rule gives {predicted[0]}x{predicted[1]} for a "
+            f"{sample.width}x{sample.height} image, the filter makes {actual[0]}x{actual[1]}"
+        )
+    if not spec.cost(defaults) > 0:
+        raise ValueError(f"filter {spec.name}: its cost rule must give a positive weight")
     FILTERS[spec.name] = spec
     return spec
+
+
+def _sample_image() -> Image.Image:
+    noise = np.random.default_rng(0).integers(0, 256, (_SAMPLE_SIZE[1], _SAMPLE_SIZE[0], 3))
+    return Image.fromarray(noise.astype(np.uint8), "RGB")
 
 
 # Validation ------------------------------------------------------------------------------------
@@ -207,20 +257,88 @@ def _coerce(value: Any, param: Param, where: str) -> Any:
 # Application -----------------------------------------------------------------------------------
 
 
-def apply_steps(image: Image.Image, steps: Sequence[Step]) -> Image.Image:
+def apply_steps(
+    image: Image.Image,
+    steps: Sequence[Step],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    before_step: Callable[[int, Step], None] | None = None,
+) -> Image.Image:
     """Run the steps in order; the input is not modified. Returns RGB or RGBA.
 
-    Steps are re-validated (cheap) so hand-built Steps get the same checks as API input.
+    Steps are re-validated (cheap) so hand-built Steps get the same checks as API input. The
+    plan check (processing.plan) is repeated here on the real image, step by step, before each
+    step runs: its size against limits.max_pixels and the work so far against
+    limits.max_work_ms (InvalidStep). After each step its real size must be the one its size
+    rule predicted (RuntimeError: a wrong rule is a bug, and the plan check would miss it).
+    `before_step(index, step)` is called before each step (the runner's cancel and deadline
+    checks: processing.isolation.run_filters).
     """
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    work_ms = 0.0
     for index, step in enumerate(validate_steps(list(steps))):
         spec = FILTERS[step.name]
+        where = f"steps[{index}] {step.name}"
+        expected = planned_size(spec, image.size, step.params, where)
+        check_step_size(expected, limits, where)
+        work_ms += step_cost_ms(spec, step.params, image.size, expected)
+        check_work(work_ms, limits, where)
+        if before_step is not None:
+            before_step(index, step)
         try:
             image = _apply_one(image, spec, step.params)
-        except InvalidStep as exc:  # a problem only the image can reveal (crop outside it)
-            raise InvalidStep(f"steps[{index}] {step.name}: {exc}") from None
+        except InvalidStep as exc:  # a problem only the image can reveal
+            raise InvalidStep(f"{where}: {exc}") from None
+        if image.size != expected:
+            raise RuntimeError(
+                f"{where}: made {image.width}x{image.height} where its size rule said "
+                f"{expected[0]}x{expected[1]}: the filter's size rule is wrong"
+            )
     return image
+
+
+# Size and cost of a step, shared by the plan check (no pixels) and apply_steps --------------
+
+
+def planned_size(
+    spec: FilterSpec, size: tuple[int, int], params: dict[str, Any], where: str
+) -> tuple[int, int]:
+    """The size `spec` will make from `size`; InvalidStep (naming the step) if it cannot run
+    on an image of that size (a crop outside it)."""
+    try:
+        return spec.size(size, params)
+    except InvalidStep as exc:
+        raise InvalidStep(f"{where}: {exc}") from None
+
+
+def check_step_size(size: tuple[int, int], limits: Limits, where: str) -> None:
+    if size[0] * size[1] > limits.max_pixels:
+        raise InvalidStep(
+            f"{where}: would make a {size[0]}x{size[1]} image, over the "
+            f"{format_megapixels(limits.max_pixels)} MP limit"
+        )
+
+
+def step_cost_ms(
+    spec: FilterSpec, params: dict[str, Any], before: tuple[int, int], after: tuple[int, int]
+) -> float:
+    """Estimated CPU milliseconds of one step: its weight (ns per pixel) times the larger of
+    its input and output in pixels (a rotation's work is its output, a crop's its input)."""
+    pixels = max(before[0] * before[1], after[0] * after[1])
+    return spec.cost(params) * pixels / 1e6
+
+
+def check_work(work_ms: float, limits: Limits, where: str) -> None:
+    if work_ms > limits.max_work_ms:
+        raise InvalidStep(
+            f"{where}: the steps up to this one would take about {_seconds(work_ms)} of CPU, "
+            f"over the {_seconds(limits.max_work_ms)} budget"
+        )
+
+
+def _seconds(ms: float) -> str:
+    return f"{ms / 1000:.1f} s" if ms < 10_000 else f"{ms / 1000:.0f} s"
 
 
 def _apply_one(image: Image.Image, spec: FilterSpec, params: dict[str, Any]) -> Image.Image:
@@ -282,6 +400,31 @@ def _rotate(image: Image.Image, p: dict[str, Any]) -> Image.Image:
     )
 
 
+def _rotated_size(size: tuple[int, int], p: dict[str, Any]) -> tuple[int, int]:
+    """The size _rotate makes: Pillow's Image.rotate arithmetic (Pillow 13), repeated without
+    pixels. Right angles and turns without expand keep or swap the size; an expanded turn by
+    another angle is the bounding box of the turned corners, with Pillow's rounding."""
+    width, height = size
+    angle = -p["angle"] % 360.0  # _rotate turns by -angle (Pillow is counter-clockwise)
+    if angle in (0.0, 180.0) or not p["expand"]:
+        return size
+    if angle in (90.0, 270.0):
+        return height, width
+    radians = -math.radians(angle)
+    a, b = round(math.cos(radians), 15), round(math.sin(radians), 15)
+    d, e = round(-math.sin(radians), 15), round(math.cos(radians), 15)
+    centre_x, centre_y = width / 2, height / 2
+    c = a * -centre_x + b * -centre_y + centre_x
+    f = d * -centre_x + e * -centre_y + centre_y
+    corners = ((0, 0), (width, 0), (width, height), (0, height))
+    xs = [a * x + b * y + c for x, y in corners]
+    ys = [d * x + e * y + f for x, y in corners]
+    return (
+        math.ceil(max(xs)) - math.floor(min(xs)),
+        math.ceil(max(ys)) - math.floor(min(ys)),
+    )
+
+
 def _flip(image: Image.Image, p: dict[str, Any]) -> Image.Image:
     if p["direction"] == "horizontal":
         return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -306,9 +449,10 @@ def _check_crop(p: dict[str, Any]) -> str | None:
     return None
 
 
-def _crop(image: Image.Image, p: dict[str, Any]) -> Image.Image:
-    """Fractions of the image (default) or pixels; a pixel region is clipped to the image."""
-    width, height = image.size
+def _crop_box(size: tuple[int, int], p: dict[str, Any]) -> tuple[int, int, int, int]:
+    """The region _crop keeps, from the size alone: fractions of the image (default) or
+    pixels; a pixel region is clipped to the image. InvalidStep if nothing of it is inside."""
+    width, height = size
     if p["unit"] == "fraction":
         left, top = round(p["left"] * width), round(p["top"] * height)
         right = max(left + 1, round((p["left"] + p["width"]) * width))
@@ -319,7 +463,16 @@ def _crop(image: Image.Image, p: dict[str, Any]) -> Image.Image:
     box = (left, top, min(right, width), min(bottom, height))
     if box[0] >= box[2] or box[1] >= box[3]:
         raise InvalidStep(f"the region lies outside the {width}x{height} image")
-    return image.crop(box)
+    return box
+
+
+def _cropped_size(size: tuple[int, int], p: dict[str, Any]) -> tuple[int, int]:
+    left, top, right, bottom = _crop_box(size, p)
+    return right - left, bottom - top
+
+
+def _crop(image: Image.Image, p: dict[str, Any]) -> Image.Image:
+    return image.crop(_crop_box(image.size, p))
 
 
 def _pixelate(image: Image.Image, p: dict[str, Any]) -> Image.Image:
@@ -362,6 +515,26 @@ def _edge_enhance(image: Image.Image, p: dict[str, Any]) -> Image.Image:
     return image.filter(kernel)
 
 
+# Cost weights: nanoseconds of one core per pixel, measured on the reference machine (the
+# project's 2-core development box, one core, a 1024x683 photo, best of 5) and rounded up.
+# They only need to be right within a factor of ~2: the budget (Limits.max_work_ms) is far
+# below the stage time limit. Per-pixel passes in C: ~1-12 ns; 3x3/5x5 convolutions and
+# Gaussian blurs (box passes, independent of the radius): 26-66 ns; bicubic rotation: 58 ns
+# per output pixel; median: ~17 ns x size^2 (169, 453, 849, 1330 ns for sizes 3-9);
+# non-local means: ~330 + 2.8 x search^2 ns (451, 1509, 3669 ns for search 7, 21, 35).
+_PASS = flat_cost(5.0)  # one cheap pass over the pixels
+_TONE = flat_cost(20.0)  # a few passes (ImageEnhance blends, the vignette's mask)
+_KERNEL = flat_cost(80.0)  # convolutions and blurs
+
+
+def _median_cost(p: dict[str, Any]) -> float:
+    return 18.0 * p["size"] ** 2
+
+
+def _denoise_cost(p: dict[str, Any]) -> float:
+    return 330.0 + 2.8 * p["search"] ** 2
+
+
 _RADIUS = Param("radius", float, 2.0, 0, 50, description="Gaussian radius in pixels")
 
 for _spec in (
@@ -370,12 +543,16 @@ for _spec in (
         "Gaussian blur.",
         lambda image, p: image.filter(ImageFilter.GaussianBlur(p["radius"])),
         (_RADIUS,),
+        size=same_size,
+        cost=_KERNEL,
     ),
     FilterSpec(
         "sharpen",
         "Sharpen edges (0 = unchanged).",
         lambda image, p: ImageEnhance.Sharpness(image).enhance(1.0 + p["amount"]),
         (Param("amount", float, 1.0, 0, 10, description="sharpening strength"),),
+        size=same_size,
+        cost=_KERNEL,
     ),
     FilterSpec(
         "unsharp_mask",
@@ -388,46 +565,62 @@ for _spec in (
             Param("percent", int, 150, 0, 500, description="strength in percent"),
             Param("threshold", int, 3, 0, 255, description="minimum brightness change"),
         ),
+        size=same_size,
+        cost=_KERNEL,
     ),
     FilterSpec(
         "brightness",
         "Change brightness.",
         _enhance(ImageEnhance.Brightness),
         (Param("factor", float, 1.2, 0, 5, description=_FACTOR),),
+        size=same_size,
+        cost=_TONE,
     ),
     FilterSpec(
         "contrast",
         "Change contrast.",
         _enhance(ImageEnhance.Contrast),
         (Param("factor", float, 1.2, 0, 5, description=_FACTOR),),
+        size=same_size,
+        cost=_TONE,
     ),
     FilterSpec(
         "saturation",
         "Change colour saturation (0 = greyscale).",
         _enhance(ImageEnhance.Color),
         (Param("factor", float, 1.3, 0, 5, description=_FACTOR),),
+        size=same_size,
+        cost=_TONE,
     ),
     FilterSpec(
         "grayscale",
         "Convert to shades of grey (kept as RGB).",
         lambda image, p: ImageOps.grayscale(image).convert("RGB"),
+        size=same_size,
+        cost=_PASS,
     ),
     FilterSpec(
         "sepia",
         "Warm brown old-photo tone.",
         _sepia,
         (Param("intensity", float, 1.0, 0, 1, description="0 = unchanged, 1 = full sepia"),),
+        size=same_size,
+        cost=_PASS,
     ),
     FilterSpec(
         "invert",
         "Photographic negative.",
         lambda image, p: ImageOps.invert(image),
+        size=same_size,
+        cost=_PASS,
     ),
     FilterSpec(
         "autocontrast",
         "Stretch the histogram to the full range.",
         lambda image, p: ImageOps.autocontrast(image, cutoff=p["cutoff"]),
         (Param("cutoff", float, 1.0, 0, 49, description="percent of darkest/lightest ignored"),),
+        size=same_size,
+        cost=_PASS,
     ),
     FilterSpec(
         "rotate",
@@ -439,6 +632,8 @@ for _spec in (
             Param("fill", str, "black", choices=tuple(_FILL), description="uncovered area"),
         ),
         keeps_alpha=False,
+        size=_rotated_size,
+        cost=flat_cost(60.0),
     ),
     FilterSpec(
         "flip",
@@ -454,6 +649,8 @@ for _spec in (
             ),
         ),
         keeps_alpha=False,
+        size=same_size,
+        cost=_PASS,
     ),
     FilterSpec(
         "crop",
@@ -470,6 +667,8 @@ for _spec in (
         ),
         keeps_alpha=False,
         check=_check_crop,
+        size=_cropped_size,
+        cost=_PASS,
     ),
     FilterSpec(
         "median",
@@ -478,6 +677,8 @@ for _spec in (
         (Param("size", int, 3, 3, 9, description="odd window size in pixels"),),
         check=_odd("size"),
         cpu_heavy=True,
+        size=same_size,
+        cost=_median_cost,
     ),
     FilterSpec(
         "denoise",
@@ -496,6 +697,8 @@ for _spec in (
         ),
         check=_odd("search"),
         cpu_heavy=True,
+        size=same_size,
+        cost=_denoise_cost,
     ),
     FilterSpec(
         "pixelate",
@@ -503,29 +706,39 @@ for _spec in (
         _pixelate,
         (Param("block", int, 8, 2, 256, description="block size in pixels"),),
         keeps_alpha=False,
+        size=same_size,
+        cost=_PASS,
     ),
     FilterSpec(
         "posterize",
         "Reduce the number of colour levels.",
         lambda image, p: ImageOps.posterize(image, p["bits"]),
         (Param("bits", int, 4, 1, 8, description="bits kept per channel"),),
+        size=same_size,
+        cost=_PASS,
     ),
     FilterSpec(
         "emboss",
         "Embossed relief effect.",
         lambda image, p: image.filter(ImageFilter.EMBOSS),
+        size=same_size,
+        cost=_KERNEL,
     ),
     FilterSpec(
         "edge_enhance",
         "Enhance edges.",
         _edge_enhance,
         (Param("strength", str, "normal", choices=("normal", "more"), description="how much"),),
+        size=same_size,
+        cost=_KERNEL,
     ),
     FilterSpec(
         "vignette",
         "Darken towards the corners.",
         _vignette,
         (Param("strength", float, 0.5, 0, 1, description="0 = none, 1 = black corners"),),
+        size=same_size,
+        cost=_TONE,
     ),
 ):
     register_filter(_spec)

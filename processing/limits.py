@@ -15,14 +15,28 @@ MIB = 1024 * 1024
 @dataclass(frozen=True)
 class Limits:
     max_bytes: int = 50 * MIB
+    # Also the limit for every intermediate image a job's filter steps would make.
     max_pixels: int = 50_000_000
     max_frames: int = 1000
+    # The work budget of a job's filter steps: their estimated CPU time in milliseconds of one
+    # core of the reference machine (weights in filters.py), summed over the plan. 20 s holds
+    # three of the heaviest steps (denoise with search 35) on a full 1024x1024 image (~12 s)
+    # and stays far inside the 120 s stage time limit on a slower or busy machine.
+    max_work_ms: int = 20_000
+    # False: an image whose data ends before its frame is filled (a cut JPEG with its end
+    # marker put back, a header claiming more pixels than the data holds, a cut PNG) is
+    # CorruptImage. True: it is decoded as far as its data goes and the rest is filler.
+    accept_damaged: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "max_frames"):
+        for name in ("max_bytes", "max_pixels", "max_frames", "max_work_ms"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive integer (got {value!r})")
+        if not isinstance(self.accept_damaged, bool):
+            raise ValueError(
+                f"Limits.accept_damaged must be true or false (got {self.accept_damaged!r})"
+            )
 
 
 DEFAULT_LIMITS = Limits()

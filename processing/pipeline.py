@@ -54,7 +54,7 @@ def run_steps(
         from processing.detect import detect as run_detectors
 
         detections = run_detectors(resized)
-    image = apply_steps(resized, validated) if validated else resized
+    image = apply_steps(resized, validated, limits=limits) if validated else resized
     if watermark_options is not None:
         image = watermark(image, watermark_options)
     encoded = encode(image, output_format, quality)

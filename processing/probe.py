@@ -41,7 +41,9 @@ def inspect_image(
     (not yet decoded) so the loader does not parse the header a second time."""
     check_byte_size(len(data), limits)
     fmt = sniff(data)
-    header = read_header(fmt, data, limits.max_frames)
+    header = read_header(
+        fmt, data, limits.max_frames, accept_damaged=limits.accept_damaged
+    )
     if header.width is not None and header.height is not None:
         check_pixels(header.width, header.height, limits)
     if header.frames is not None:

@@ -63,7 +63,7 @@ def resize_bytes(
             if "icc_profile" in header.info:
                 fitted.info["icc_profile"] = header.info["icc_profile"]
             return to_rgb(upright(fitted, orientation), "JPEG")
-    image = decode(info, header, box=box)
+    image = decode(info, header, data, box=box, limits=limits)
     del header  # the decoded original: free it before resampling (160 MB for a 7000x7000 RGBA)
     return fit_within(image, box)
 

@@ -17,6 +17,8 @@ CONTRACT_NAMES = [
     "DEFAULT_BOX", "fit_within", "resize_bytes", "WatermarkOptions", "watermark", "detect",
     "register_detector", "detector_names", "Step", "validate_steps", "apply_steps",
     "filter_catalogue", "encode", "media_type", "extension", "PipelineResult", "run_steps",
+    "Plan", "check_plan", "run_filters", "run_steps_isolated", "WorkStopped", "WorkCancelled",
+    "WorkTimedOut", "configure_isolation", "shutdown_isolation",
 ]
 
 
@@ -40,6 +42,12 @@ def test_signatures_match_the_contract() -> None:
     assert params(processing.resize_bytes) == ["data", "box", "limits"]
     assert params(processing.watermark) == ["image", "options"]
     assert params(processing.encode) == ["image", "format", "quality"]
+    assert params(processing.check_plan) == ["width", "height", "steps", "limits", "box"]
+    assert params(processing.run_filters) == [
+        "source", "steps", "deadline_s", "should_stop", "poll_s", "limits",
+    ]
+    assert params(processing.run_steps_isolated) == params(processing.run_filters)
+    assert params(processing.apply_steps) == ["image", "steps", "limits", "before_step"]
     assert params(processing.run_steps) == [
         "data", "steps", "box", "watermark_options", "output_format", "quality", "limits",
         "detect",
@@ -64,6 +72,9 @@ def test_error_hierarchy() -> None:
     ):
         assert issubclass(error, processing.ImageError)
     assert issubclass(processing.InvalidStep, ValueError)
+    for stopped in (processing.WorkCancelled, processing.WorkTimedOut):
+        assert issubclass(stopped, processing.WorkStopped)
+        assert not issubclass(stopped, processing.ImageError), "not the image's fault"
     assert not issubclass(processing.InvalidStep, processing.ImageError)
     codes = {e.code for e in (processing.UnsupportedFormat, processing.CorruptImage,
                               processing.ImageTooLarge, processing.TooManyFrames)}
@@ -71,8 +82,8 @@ def test_error_hierarchy() -> None:
 
 
 def test_default_limits() -> None:
-    assert Limits(max_bytes=50 * 1024 * 1024, max_pixels=50_000_000,
-                                    max_frames=1000) == DEFAULT_LIMITS
+    assert Limits(max_bytes=50 * 1024 * 1024, max_pixels=50_000_000, max_frames=1000,
+                  max_work_ms=20_000, accept_damaged=False) == DEFAULT_LIMITS
     with pytest.raises(dataclasses.FrozenInstanceError):
         DEFAULT_LIMITS.max_pixels = 1  # type: ignore[misc]
 

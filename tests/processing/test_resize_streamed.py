@@ -18,6 +18,7 @@ from PIL import Image
 from processing import _vips, loader, resize
 from processing._geometry import dct_shrink, fitted_size
 from processing.errors import CorruptImage
+from processing.limits import Limits
 from processing.loader import open_image
 from processing.resize import fit_within, resize_bytes
 
@@ -147,15 +148,22 @@ def test_a_jpeg_pillow_refuses_is_refused_with_its_reason(
         open_image(damaged, box=(1024, 1024))
 
 
-def test_a_cut_jpeg_with_its_end_marker_put_back_gets_pillows_verdict(
+def test_a_cut_jpeg_with_its_end_marker_put_back_is_refused_on_both_paths(
     big_jpeg: bytes, paths_taken: list[str]
 ) -> None:
-    # Without the end marker the header check refuses it (test_probe); with it, libjpeg warns
-    # and fills the missing rows, and Pillow accepts it, on both paths alike.
+    # Without the end marker the header check refuses it (test_probe); with it, libjpeg only
+    # warns and fills the missing rows with grey: refused as damaged on both paths alike
+    # (more in test_damaged), and decoded alike when damaged files are accepted.
     cut = big_jpeg[: len(big_jpeg) // 2] + b"\xff\xd9"
-    image = resize_bytes(cut)
+    message = r"^corrupt image \(truncated JPEG: the data ends before the image is complete\)$"
+    with pytest.raises(CorruptImage, match=message):
+        resize_bytes(cut)
     assert paths_taken == ["libvips", "pillow"]
-    expected = fit_within(open_image(cut, box=(1024, 1024)))
+    with pytest.raises(CorruptImage, match=message):
+        open_image(cut, box=(1024, 1024))
+    accepting = Limits(accept_damaged=True)
+    image = resize_bytes(cut, limits=accepting)
+    expected = fit_within(open_image(cut, box=(1024, 1024), limits=accepting))
     assert np.abs(pixels(image) - pixels(expected)).mean() < 1.0
 
 

@@ -141,10 +141,25 @@ def test_the_input_is_not_modified(picture: Image.Image) -> None:
     assert picture.tobytes() == before
 
 
-def test_non_latin_text_renders_its_own_glyphs(picture: Image.Image) -> None:
-    accent = watermark(picture, WatermarkOptions(text="Café Ünïcødé", opacity=1.0))
-    plain = watermark(picture, WatermarkOptions(text="Cafe Unicode", opacity=1.0))
-    assert accent.tobytes() != plain.tobytes()
+def _marked(text: str) -> bytes:
+    blank = Image.new("RGB", (400, 200), (90, 90, 90))
+    return watermark(blank, WatermarkOptions(text=text, position="center", opacity=1.0)).tobytes()
+
+
+# Characters no font of ours has (Unicode's private use area): each renders as the font's
+# "missing glyph" box, so two of them look the same.
+TOFU = "\ue000"
+
+
+def test_non_latin_text_renders_its_own_glyphs() -> None:
+    assert _marked(TOFU) == _marked("\ue001"), "precondition: the missing-glyph box"
+    tofu = _marked(TOFU)
+    letters = "éÜïøßЖяΩλ"  # accented Latin, Cyrillic, Greek
+    rendered = {letter: _marked(letter) for letter in letters}
+    missing = [letter for letter, image in rendered.items() if image == tofu]
+    assert missing == [], f"drawn as missing-glyph boxes: {missing}"
+    assert len(set(rendered.values())) == len(letters), "each letter has its own glyph"
+    assert rendered["é"] != _marked("e") and rendered["Ü"] != _marked("U"), "accents drawn"
 
 
 def test_tiny_image_is_marked_without_error() -> None:
