@@ -199,9 +199,11 @@ def _process_start(pid: int) -> str | None:
 @transaction.atomic
 def stage_complete(*, stage_run: StageRun, output: StageOutput) -> Job | None:
     """Record a finished attempt and move the job on: next stage on commit, or completion."""
-    job = Job.objects.select_for_update().get(pk=stage_run.job_id)
-    run = StageRun.objects.select_for_update().get(pk=stage_run.pk)
-    if not _is_current(job, run):
+    job = Job.objects.select_for_update().filter(pk=stage_run.job_id).first()
+    run = StageRun.objects.select_for_update().filter(pk=stage_run.pk).first()
+    if job is None or run is None or not _is_current(job, run):
+        if job is None or job.status in (Job.Status.CANCELLED, Job.Status.FAILED):
+            storage.delete_intermediates(stage_run.job_id)  # this late write, after a delete
         return None  # cancelled or reprocessed meanwhile: the job has moved on without it
     _close_run(run, StageRun.Status.DONE, output_key=output.output_key)
     if run.stage == WATERMARK:
@@ -264,6 +266,7 @@ def _fail(job: Job, reason: str) -> None:
     job.error = reason[:2000]
     job.finished_at = timezone.now()
     job.save()
+    storage.delete_intermediates(job.pk)  # failed jobs keep no intermediates (issue 7)
     transaction.on_commit(lambda: job_failed.send_robust(sender=Job, job=job), robust=True)
     logger.warning("job %s failed at %s: %s", job.id, job.stage, reason)
 
@@ -286,6 +289,7 @@ def job_cancel(*, job_id: str) -> Job:
     job.move_to(Job.Status.CANCELLED)
     job.finished_at = timezone.now()
     job.save()
+    storage.delete_intermediates(job.pk)  # cancelled jobs keep no intermediates (issue 7)
     for running in StageRun.objects.filter(job=job, status=StageRun.Status.RUNNING):
         _close_run(running, StageRun.Status.FAILED, error="cancelled")
     return job

@@ -2,7 +2,7 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs import services
+from jobs import retention, services
 from jobs.models import IllegalTransition, Job
 from jobs.stages import ALL_STAGES
 
@@ -24,6 +24,7 @@ class Command(BaseCommand):
         refused = 0
         for raw, job_id in wanted.items():
             try:
+                retention.require_stored_outputs(Job.objects.get(pk=job_id), from_stage)
                 services.job_reprocess(job_id=job_id, from_stage=from_stage)
                 self.stderr.write(f"{raw}: queued")
             except (IllegalTransition, services.StageNotInPlan) as error:
