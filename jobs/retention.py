@@ -41,6 +41,13 @@ class PurgeReport:
     removed: Removed = Removed()
     failed: list[str] = field(default_factory=list)
 
+    def summary(self, *, dry_run: bool = False) -> str:
+        verb = "would remove" if dry_run else "removed"
+        return (
+            f"{verb} {len(self.jobs)} job(s), {self.removed.objects} object(s), "
+            f"{self.removed.bytes} bytes"
+        )
+
 
 def delete_intermediates(job: Job) -> Removed:
     """Stage outputs of a failed or cancelled job: everything under its prefix."""

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from jobs.models import Job
-from jobs.retention import FINISHED, PurgeReport, jobs_purge
+from jobs.retention import FINISHED, jobs_purge
 
 
 class Command(BaseCommand):
@@ -41,17 +41,10 @@ class Command(BaseCommand):
         if options["verbosity"] > 1:
             for job_id in report.jobs:
                 self.stderr.write(f"{job_id}: {'would be ' if dry_run else ''}deleted")
-        self.stdout.write(summary(report, dry_run=dry_run))
+        self.stdout.write(report.summary(dry_run=dry_run))
         if report.failed:
             raise CommandError(
                 f"{len(report.failed)} job(s) could not be deleted (see the log): "
                 + ", ".join(report.failed)
             )
 
-
-def summary(report: PurgeReport, *, dry_run: bool) -> str:
-    verb = "would remove" if dry_run else "removed"
-    return (
-        f"{verb} {len(report.jobs)} job(s), {report.removed.objects} object(s), "
-        f"{report.removed.bytes} bytes"
-    )

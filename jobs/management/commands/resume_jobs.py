@@ -5,7 +5,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
-from jobs.management.commands.purge_jobs import summary
 from jobs.retention import jobs_purge_expired
 from jobs.services import jobs_rebroadcast_unnotified, jobs_resume_stuck
 
@@ -56,4 +55,4 @@ class Command(BaseCommand):
             self.stderr.write(f"retention purge failed, trying again in {every} s: {error}")
             return
         if report is not None:
-            self.stdout.write(f"retention: {summary(report, dry_run=False)}")
+            self.stdout.write(f"retention: {report.summary()}")
