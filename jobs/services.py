@@ -128,9 +128,11 @@ def stage_input_key(job: Job, stage: str) -> str | None:
 @transaction.atomic
 def stage_complete(*, stage_run: StageRun, output: StageOutput) -> Job | None:
     """Record a finished attempt and move the job on: next stage on commit, or completion."""
-    job = Job.objects.select_for_update().get(pk=stage_run.job_id)
-    run = StageRun.objects.select_for_update().get(pk=stage_run.pk)
-    if not _is_current(job, run):
+    job = Job.objects.select_for_update().filter(pk=stage_run.job_id).first()
+    run = StageRun.objects.select_for_update().filter(pk=stage_run.pk).first()
+    if job is None or run is None or not _is_current(job, run):
+        if job is None or job.status in (Job.Status.CANCELLED, Job.Status.FAILED):
+            storage.delete_intermediates(stage_run.job_id)  # this late write, after a delete
         return None  # cancelled or reprocessed meanwhile: the job has moved on without it
     run.close(StageRun.Status.DONE, output_key=output.output_key)
     job.record(run.stage, output.job_fields)
@@ -186,6 +188,7 @@ def _is_current(job: Job, run: StageRun) -> bool:
 def _fail(job: Job, stage: str, reason: str) -> None:
     job.fail(stage, reason)
     job.save()
+    storage.delete_intermediates(job.pk)  # failed jobs keep no intermediates (issue 7)
     transaction.on_commit(lambda: job_failed.send_robust(sender=Job, job=job), robust=True)
     logger.warning("job %s failed at %s: %s", job.id, stage, reason)
 
@@ -198,6 +201,7 @@ def job_cancel(*, job_id: str) -> Job:
     job = Job.objects.select_for_update().get(pk=job_id)
     job.cancel()
     job.save()
+    storage.delete_intermediates(job.pk)  # cancelled jobs keep no intermediates (issue 7)
     for running in StageRun.objects.filter(job=job, status=StageRun.Status.RUNNING):
         running.close(StageRun.Status.FAILED, error="cancelled")
     return job
@@ -222,14 +226,22 @@ def job_reprocess(*, job_id: str, from_stage: str | None = None) -> Job:
 
 
 def _require_earlier_outputs(job: Job, stage: str) -> None:
+    """Refuse a restart at ``stage`` unless every earlier stage finished in the current run and
+    its output is still stored (failed and cancelled jobs keep no intermediates)."""
     earlier = job.plan[: job.plan.index(stage)]
-    done = set(
-        StageRun.objects.filter(job=job, run=job.run, status=StageRun.Status.DONE)
-        .values_list("stage", flat=True)
+    keys = dict(
+        StageRun.objects.filter(job=job, run=job.run, stage__in=earlier,
+                                status=StageRun.Status.DONE).values_list("stage", "output_key")
     )
-    missing = [name for name in earlier if name not in done]
-    if missing:
-        raise EarlierOutputMissing(f"cannot start at {stage}: {', '.join(missing)} never finished")
+    never = [name for name in earlier if name not in keys]
+    if never:
+        raise EarlierOutputMissing(f"cannot start at {stage}: {', '.join(never)} never finished")
+    deleted = [f"{name} ({key})" for name, key in keys.items() if key and not storage.exists(key)]
+    if deleted:
+        raise EarlierOutputMissing(
+            f"cannot start at {stage}: the output of {', '.join(deleted)} was deleted when the "
+            f"job was {job.status}; reprocess from {job.plan[0]}"
+        )
 
 
 def _carry_over_done_runs(job: Job, *, before: str) -> None:

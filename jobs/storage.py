@@ -1,16 +1,32 @@
 """Object keys and byte I/O on the configured storage (local files or S3)."""
 
+import contextlib
+import logging
+import posixpath
+from dataclasses import dataclass
+
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
+
+logger = logging.getLogger(__name__)
 
 
 def original_key(job_id: object, extension: str) -> str:
     return f"originals/{job_id}.{extension}"
 
 
+def job_prefix(job_id: object) -> str:
+    """Where every object a job's stages write lives (intermediates and the result)."""
+    return f"jobs/{job_id}"
+
+
 def stage_output_key(job_id: object, stage: str, extension: str) -> str:
     """Deterministic per job and stage, so a redelivered message rewrites the same object."""
-    return f"jobs/{job_id}/{stage}.{extension}"
+    return f"{job_prefix(job_id)}/{stage}.{extension}"
+
+
+def exists(key: str) -> bool:
+    return default_storage.exists(key)
 
 
 def read_bytes(key: str) -> bytes:
@@ -28,3 +44,65 @@ def write_bytes(key: str, data: bytes) -> str:
 def delete_quietly(key: str) -> None:
     if key:
         default_storage.delete(key)
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What a deletion took away (or, in a dry run, would take away)."""
+
+    objects: int = 0
+    bytes: int = 0
+
+    def __add__(self, other: "Removed") -> "Removed":
+        return Removed(self.objects + other.objects, self.bytes + other.bytes)
+
+
+def delete_object(key: str, *, dry_run: bool = False) -> Removed:
+    """One object by its key; nothing if it is not there."""
+    if not key:
+        return Removed()
+    try:
+        size = default_storage.size(key)
+    except FileNotFoundError:
+        return Removed()
+    if not dry_run:
+        default_storage.delete(key)
+    return Removed(1, size)
+
+
+def delete_tree(prefix: str, *, dry_run: bool = False) -> Removed:
+    """Every object under ``prefix/``, found by listing, not by guessing keys.
+
+    Both backends list by prefix (S3: one paginated LIST per level; local: a directory scan),
+    so objects whose names we did not predict (an older output format, a stray rewrite) go
+    too. Local directories left empty are removed as well.
+    """
+    try:
+        directories, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return Removed()
+    removed = Removed()
+    for name in files:
+        removed += delete_object(posixpath.join(prefix, name), dry_run=dry_run)
+    for name in directories:
+        removed += delete_tree(posixpath.join(prefix, name), dry_run=dry_run)
+    if not dry_run and isinstance(default_storage, FileSystemStorage):
+        # rmdir (S3 has no directories). OSError: a file landed meanwhile; whoever wrote it
+        # removes it and the directory (services.stage_complete).
+        with contextlib.suppress(OSError):
+            default_storage.delete(prefix)
+    return removed
+
+
+def delete_intermediates(job_id: object) -> Removed:
+    """Remove every stage output of a job (intermediates and result), keeping the original.
+
+    Called when a job is cancelled or fails, inside the service's transaction: a storage
+    outage must not undo the cancel or the failure, so errors are logged, not raised (what
+    stays behind goes when the job is deleted or purged).
+    """
+    try:
+        return delete_tree(job_prefix(job_id))
+    except Exception:
+        logger.exception("job %s: could not delete its stage outputs", job_id)
+        return Removed()

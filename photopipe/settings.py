@@ -177,6 +177,16 @@ PHOTOPIPE = {
     "REAPER_TIMEOUT_S": env.int("PHOTOPIPE_REAPER_TIMEOUT_S", default=600),
     "WEBHOOK_SECRET": env("PHOTOPIPE_WEBHOOK_SECRET", default=SECRET_KEY),
     "EMBEDDED_WORKER_THREADS": env.int("PHOTOPIPE_EMBEDDED_WORKER_THREADS", default=2),
+    # Finished jobs older than this many days are deleted by the reaper (0 = keep forever).
+    "RETENTION_DAYS": env.int("PHOTOPIPE_RETENTION_DAYS", default=0),
+    # Lifetime of the signed download links in a job's `links` (S3 presigned or local).
+    "DOWNLOAD_URL_TTL_S": env.int("PHOTOPIPE_DOWNLOAD_URL_TTL_S", default=300),
+    # The S3 endpoint as clients reach it, when it differs from the one the app uses
+    # (compose: the app talks to http://minio:9000, a browser to http://localhost:9000).
+    # Presigned URLs are signed for this host: rewriting the host afterwards breaks them.
+    "S3_PUBLIC_ENDPOINT_URL": env(
+        "PHOTOPIPE_S3_PUBLIC_ENDPOINT_URL", default=env("AWS_S3_ENDPOINT_URL", default="")
+    ),
 }
 
 LOGGING = {

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from jobs.downloads import signed_file
 from photopipe import health
 
 urlpatterns = [
@@ -14,4 +15,6 @@ urlpatterns = [
     # Probes for load balancers and orchestrators: no authentication, no trailing slash.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Signed, expiring download links of local files (embedded mode); no token needed.
+    path("files/<str:token>/", signed_file, name="signed-file"),
 ]

@@ -7,6 +7,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 import processing
+from jobs.downloads import signed_url
 from jobs.models import Job, StageRun
 from jobs.stages import ALL_STAGES
 
@@ -118,10 +119,11 @@ class JobSerializer(serializers.ModelSerializer):
             path = reverse(name, kwargs={"pk": job.pk})
             return request.build_absolute_uri(path) if request else path
 
+        # original and result: short-lived signed URLs usable without the token.
         return {
             "self": link("job-detail"),
-            "original": link("job-original"),
-            "result": link("job-result") if job.status == Job.Status.COMPLETED else None,
+            "original": signed_url(job, "original", request),
+            "result": signed_url(job, "result", request),
             "reprocess": link("job-reprocess"),
             "cancel": link("job-cancel") if job.is_active else None,
         }

@@ -13,9 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import processing
-from jobs import services
+from jobs import retention, services
 from jobs.api import serializers as s
 from jobs.api.renderers import AnyMediaRenderer
+from jobs.downloads import Download, download_of
 from jobs.limits import upload_limits
 from jobs.models import Job
 
@@ -32,7 +33,8 @@ class JobFilter(django_filters.FilterSet):
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Photo jobs: upload an image (POST, multipart field `file`), then poll and download.
 
-    Jobs are read-only; `reprocess` and `cancel` are actions.
+    Jobs are read-only; `reprocess` and `cancel` are actions; DELETE removes a job and
+    every file it stored.
     """
 
     queryset = Job.objects.order_by("-created_at")
@@ -77,9 +79,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def reprocess(self, request: Request, pk: str) -> Response:
         params = self.get_serializer(data=request.data)
         params.is_valid(raise_exception=True)
-        job = services.job_reprocess(
-            job_id=self.get_object().pk, from_stage=params.validated_data["from_stage"]
-        )
+        job, from_stage = self.get_object(), params.validated_data["from_stage"]
+        job = services.job_reprocess(job_id=job.pk, from_stage=from_stage)
         return self._job_response(job, status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: s.JobSerializer})
@@ -88,23 +89,28 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         job = services.job_cancel(job_id=self.get_object().pk)
         return self._job_response(job, status.HTTP_200_OK)
 
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        """Delete the job, its timeline and every stored image (an active job is cancelled
+        first)."""
+        retention.job_delete(job_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(responses={(200, "image/*"): bytes})
     @action(detail=True, methods=["get"], renderer_classes=[AnyMediaRenderer])
     def result(self, request: Request, pk: str) -> FileResponse:
         """Download the processed image (404 until the job is completed)."""
         job = self.get_object()
-        if job.status != Job.Status.COMPLETED or not job.result_key:
+        download = download_of(job, "result")
+        if download is None:
             raise NotFound(f"no result: the job is {job.status}")
-        name = f"{job.pk}.{processing.extension(job.output_format)}"
-        return _download(job.result_key, processing.media_type(job.output_format), name)
+        return _download(download)
 
     @extend_schema(responses={(200, "image/*"): bytes})
     @action(detail=True, methods=["get"], renderer_classes=[AnyMediaRenderer])
     def original(self, request: Request, pk: str) -> FileResponse:
         """Download the image as uploaded."""
-        job = self.get_object()
-        name = job.original_name or f"{job.pk}.{processing.extension(job.original_format)}"
-        return _download(job.original_key, processing.media_type(job.original_format), name)
+        return _download(download_of(self.get_object(), "original"))
 
     def _job_response(self, job: Job, code: int, *, created: bool = False) -> Response:
         job = self.get_queryset().get(pk=job.pk)
@@ -126,11 +132,12 @@ def _refuse_oversized_body(request: Request) -> None:
     processing.check_byte_size(length - _FORM_OVERHEAD_BYTES, upload_limits())
 
 
-def _download(key: str, content_type: str, filename: str) -> FileResponse:
-    if not default_storage.exists(key):
+def _download(download: Download) -> FileResponse:
+    if not default_storage.exists(download.key):
         raise NotFound("the stored image is missing")
     return FileResponse(
-        default_storage.open(key, "rb"), content_type=content_type, filename=filename
+        default_storage.open(download.key, "rb"), content_type=download.content_type,
+        filename=download.filename,
     )
 
 

@@ -56,3 +56,24 @@ def stored_originals() -> Callable[[], set[str]]:
             return set()
 
     return listing
+
+
+@pytest.fixture
+def media_root(settings, tmp_path) -> Callable[[], set[str]]:
+    """Local file storage in a temporary directory (nothing lands under var/media); returns
+    a function listing every file stored there, as storage keys."""
+    root = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "allow_overwrite": True},
+        },
+    }
+
+    def stored() -> set[str]:
+        return {
+            path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()
+        }
+
+    return stored
