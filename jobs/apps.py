@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class JobsConfig(AppConfig):
@@ -7,6 +8,7 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         # Receivers are connected here, never by import side effects elsewhere.
-        from jobs import actors, receivers  # noqa: F401  (actors: declare them on the broker)
+        from jobs import actors, receivers, webhooks  # noqa: F401  (actors: declare them)
 
         receivers.connect()
+        checks.register(webhooks.check_settings)

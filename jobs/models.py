@@ -126,3 +126,6 @@ class StageRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage}#{self.attempt} {self.status}"
+
+
+from jobs.webhook_models import WebhookSecret  # noqa: E402,F401
