@@ -113,7 +113,8 @@ def deliver(
         try:
             status = _post(target, addresses, headers, body, allow, ends_at, watchdog)
         except (OSError, http.client.HTTPException) as error:
-            if watchdog.fired:
+            # Every socket timeout is set to the time left, so a timeout is the deadline too.
+            if watchdog.fired or isinstance(error, TimeoutError):
                 raise DeliveryFailed(f"no answer within the {budget:g} s deadline") from None
             raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
     if watchdog.fired:

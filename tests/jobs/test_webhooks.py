@@ -285,7 +285,7 @@ def test_a_dripping_receiver_costs_the_deadline_not_minutes(allow):
             webhooks.deliver(dripping.url(), EVENT, secret=SECRET, deadline=deadline)
         elapsed = time.monotonic() - started
         assert len(dripping.received) == 1
-    assert elapsed < deadline + 1.0
+    assert elapsed < deadline + 1.5
 
 
 def test_the_deadline_setting_bounds_a_delivery(allow, settings):
@@ -295,7 +295,7 @@ def test_the_deadline_setting_bounds_a_delivery(allow, settings):
         started = time.monotonic()
         with pytest.raises(webhooks.DeliveryFailed, match="deadline"):
             webhooks.deliver(dripping.url(), EVENT, secret=SECRET)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 1.5 + 1.5
 
 
 # --- DNS rebinding: the address connected to is what counts ----------------------------------
