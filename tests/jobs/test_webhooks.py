@@ -71,7 +71,7 @@ def allow(settings) -> Callable[..., None]:
 
 @pytest.fixture
 def user():
-    return get_user_model().objects.create_user("hooker", password="x" * 12)
+    return get_user_model().objects.create_user("alice", password="x" * 12)
 
 
 @pytest.fixture
