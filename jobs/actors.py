@@ -61,4 +61,4 @@ def publish_processed_event(payload: dict[str, Any]) -> None:
 
 @dramatiq.actor(queue_name="webhooks", max_retries=8, min_backoff=2000, max_backoff=300_000)
 def deliver_webhook(url: str, payload: dict[str, Any]) -> None:
-    webhooks.deliver(url, payload)
+    webhooks.deliver_job_event(url, payload)

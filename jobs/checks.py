@@ -3,6 +3,7 @@
 photopipe.E001  the database attempt cap must exceed Dramatiq's retry budget
 photopipe.E002  the reaper must wait longer than a stage may run
 photopipe.E003  every stage of the registry must fit the database and write real Job fields
+photopipe.E004  PHOTOPIPE_WEBHOOK_ALLOW must parse (a typo fails at start-up, not at an upload)
 photopipe.W001  the embedded secret key outside embedded mode
 photopipe.W002  DEBUG outside embedded mode
 """
@@ -12,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from jobs import leases, stages
+from jobs import leases, stages, webhooks
 from jobs.models import Job, StageRun
 
 
@@ -68,6 +69,15 @@ def stage_registry(**_: Any) -> list[Error]:
                 id="photopipe.E003",
             ))
     return errors
+
+
+@register()
+def webhook_allow_list(**_: Any) -> list[Error]:
+    try:
+        webhooks.allow_list()
+    except ValueError as error:
+        return [Error(f"PHOTOPIPE_WEBHOOK_ALLOW: {error}", id="photopipe.E004")]
+    return []
 
 
 @register(deploy=False)

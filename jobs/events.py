@@ -8,6 +8,7 @@ from typing import Any
 import dramatiq
 import pika
 from django.conf import settings
+from django.urls import reverse
 
 from jobs.models import Job
 
@@ -24,7 +25,10 @@ def event_payload(job: Job) -> dict[str, Any]:
         "job_id": str(job.id),
         "status": job.status,
         "stage": job.stage,
-        "result_key": job.result_key or None,
+        # An API path, never a storage key: receivers need not learn where files lie.
+        "result": (
+            reverse("job-result", args=[job.pk]) if job.status == Job.Status.COMPLETED else None
+        ),
         "labels": detections.get("labels", []),
         "faces": len(detections.get("faces", [])),
         "error": job.error or None,

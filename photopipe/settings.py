@@ -175,7 +175,12 @@ PHOTOPIPE = {
     "STAGE_MAX_ATTEMPTS": env.int("PHOTOPIPE_STAGE_MAX_ATTEMPTS", default=6),
     "STAGE_TIME_LIMIT_MS": env.int("PHOTOPIPE_STAGE_TIME_LIMIT_MS", default=120_000),
     "REAPER_TIMEOUT_S": env.int("PHOTOPIPE_REAPER_TIMEOUT_S", default=600),
-    "WEBHOOK_SECRET": env("PHOTOPIPE_WEBHOOK_SECRET", default=SECRET_KEY),
+    # Webhooks go to public addresses only, except hosts and networks listed here
+    # (comma-separated, e.g. "hooks.internal,10.20.0.0/16"); each user signs with their own
+    # secret (GET /api/v1/account/webhook-secret/).
+    "WEBHOOK_ALLOW": env.list("PHOTOPIPE_WEBHOOK_ALLOW", default=[]),
+    # One delivery (resolve, connect, send, answer) gets this long in all, seconds.
+    "WEBHOOK_DEADLINE_S": env.float("PHOTOPIPE_WEBHOOK_DEADLINE_S", default=10.0),
     "EMBEDDED_WORKER_THREADS": env.int("PHOTOPIPE_EMBEDDED_WORKER_THREADS", default=2),
     # Finished jobs older than this many days are deleted by the reaper (0 = keep forever).
     "RETENTION_DAYS": env.int("PHOTOPIPE_RETENTION_DAYS", default=0),

@@ -30,7 +30,7 @@ fi
 
 # The secrets docker-compose.yml requires (${VAR:?...}); placeholders stand in for them here.
 required=(DJANGO_SECRET_KEY POSTGRES_PASSWORD RABBITMQ_DEFAULT_USER RABBITMQ_DEFAULT_PASS
-          MINIO_ROOT_USER MINIO_ROOT_PASSWORD PHOTOPIPE_WEBHOOK_SECRET)
+          MINIO_ROOT_USER MINIO_ROOT_PASSWORD)
 placeholders=()
 for name in "${required[@]}"; do placeholders+=("$name=compose-check-placeholder"); done
 

@@ -7,6 +7,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 import processing
+from jobs import webhooks
 from jobs.downloads import signed_url
 from jobs.models import Job, StageRun
 from jobs.stages import ALL_STAGES
@@ -49,7 +50,8 @@ class JobCreateSerializer(serializers.Serializer):
     )
     webhook_url = serializers.URLField(
         required=False, allow_blank=True, default="", max_length=500,
-        help_text="Called with a signed JSON POST when the job completes or fails.",
+        help_text="Called with a signed JSON POST (Standard Webhooks) when the job completes "
+        "or fails. Public http(s) addresses only; needs an account.",
     )
 
     def validate_file(self, upload: Any) -> bytes:
@@ -63,6 +65,19 @@ class JobCreateSerializer(serializers.Serializer):
 
     def validate_output_format(self, value: str) -> str:
         return processing.normalise_format(value)
+
+    def validate_webhook_url(self, url: str) -> str:
+        if not url:
+            return url
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            # Deliveries are signed with the uploader's own secret: no account, no secret.
+            raise serializers.ValidationError("webhooks need an account")
+        try:
+            webhooks.check_upload_url(url)
+        except webhooks.WebhookRefused as refusal:
+            raise serializers.ValidationError(str(refusal)) from None
+        return url
 
 
 class StageRunSerializer(serializers.ModelSerializer):

@@ -1,6 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from jobs.api.account import WebhookSecretRotateView, WebhookSecretView
 from jobs.api.views import JobViewSet, StepCatalogueView
 
 router = DefaultRouter()
@@ -8,5 +9,10 @@ router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("steps/", StepCatalogueView.as_view(), name="step-catalogue"),
+    path("account/webhook-secret/", WebhookSecretView.as_view(), name="webhook-secret"),
+    path(
+        "account/webhook-secret/rotate/", WebhookSecretRotateView.as_view(),
+        name="webhook-secret-rotate",
+    ),
     path("", include(router.urls)),
 ]

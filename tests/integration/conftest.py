@@ -24,6 +24,7 @@ from jobs.stages import ALL_STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {Job.Status.COMPLETED, Job.Status.FAILED, Job.Status.CANCELLED}
+WORKER_WEBHOOK_ALLOW = "127.0.0.1/32"
 
 
 def _services_missing() -> str:
@@ -118,7 +119,11 @@ def worker(real_services, django_db_setup, django_db_blocker, tmp_path_factory) 
 ]:
     """One real worker for the session, consuming every queue of the test database."""
     purge_queues()
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1",
+        # Webhook receivers of the tests listen on 127.0.0.1; 127.0.0.2 stays refused.
+        "PHOTOPIPE_WEBHOOK_ALLOW": WORKER_WEBHOOK_ALLOW,
+    }
     process = WorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log", env)
     try:
         process.start()

@@ -1,15 +1,9 @@
-"""Completion events and signed webhooks."""
+"""Completion events, and when webhooks are scheduled (delivery: test_webhooks.py)."""
 
-import hashlib
-import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-import requests
 
-from jobs import webhooks
 from jobs.events import event_payload
 from jobs.models import Job
 
@@ -23,50 +17,8 @@ def test_event_payload_names_the_job_and_its_outcome(submit):
     payload = event_payload(job)
     assert payload["job_id"] == str(job.pk)
     assert payload["event"] == "job.completed" and payload["labels"] == ["face", "person"]
-    assert payload["faces"] == 1 and payload["result_key"] == "jobs/x/result.jpg"
+    assert payload["faces"] == 1 and payload["result"] == f"/api/v1/jobs/{job.pk}/result/"
     json.dumps(payload)  # must be plain JSON
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    received: list[tuple[dict, bytes]] = []
-    status = 200
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
-        self.send_response(type(self).status)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver():
-    _Recorder.received, _Recorder.status = [], 200
-    server = HTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", _Recorder
-    server.shutdown()
-
-
-def test_webhook_is_posted_with_a_valid_hmac_signature(receiver, settings):
-    url, recorder = receiver
-    webhooks.deliver(url, {"job_id": "abc", "status": "completed"})
-    (headers, body), = recorder.received
-    expected = hmac.new(
-        settings.PHOTOPIPE["WEBHOOK_SECRET"].encode(), body, hashlib.sha256
-    ).hexdigest()
-    assert headers[webhooks.SIGNATURE_HEADER] == f"sha256={expected}"
-    assert json.loads(body) == {"job_id": "abc", "status": "completed"}
-
-
-def test_webhook_error_status_raises_so_the_actor_retries(receiver):
-    url, recorder = receiver
-    recorder.status = 503
-    with pytest.raises(requests.HTTPError):
-        webhooks.deliver(url, {"job_id": "abc"})
 
 
 def test_broadcast_falls_back_to_a_retrying_actor_when_rabbitmq_refuses(submit):
