@@ -10,3 +10,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api-auth/", include("rest_framework.urls")),
 ]
+
+handler400 = "photopipe.errors.bad_request"
+handler403 = "photopipe.errors.permission_denied"
+handler404 = "photopipe.errors.page_not_found"
+handler500 = "photopipe.errors.server_error"

@@ -1,4 +1,5 @@
-"""Maps processing's image errors to HTTP answers with the reason in ``detail``."""
+"""Maps processing's image errors and quota refusals to HTTP answers with the reason in
+``detail``."""
 
 from typing import Any
 
@@ -8,6 +9,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 import processing
 from jobs.models import IllegalTransition
+from jobs.quotas import QuotaExceeded
 from jobs.services import StageNotInPlan
 
 _STATUS_FOR = {
@@ -23,7 +25,24 @@ _STATUS_FOR = {
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, QuotaExceeded):
+        return _quota_response(exc)
     for error_type, code in _STATUS_FOR.items():
         if isinstance(exc, error_type):
             return Response({"detail": str(exc), "code": error_type.__name__}, status=code)
     return drf_exception_handler(exc, context)
+
+
+def _quota_response(exc: QuotaExceeded) -> Response:
+    """429 + Retry-After when time frees room (jobs per day); 403 when only deleting jobs can
+    (stored bytes): waiting does not help, and 413 would read as "this file is too big"."""
+    body = {
+        "detail": str(exc), "code": "quota_exceeded", "quota": exc.quota, "limit": exc.limit,
+        "used": exc.used,
+    }
+    if exc.retry_after is not None:
+        return Response(
+            body, status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    return Response(body, status=status.HTTP_403_FORBIDDEN)

@@ -1,6 +1,5 @@
 """API shapes. Validation only: the work happens in jobs/services.py."""
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -8,6 +7,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 import processing
+from jobs.api.parsers import loads_bounded
 from jobs.models import Job, StageRun
 from jobs.stages import ALL_STAGES
 
@@ -30,9 +30,9 @@ class StepsField(serializers.Field):
                 return []
             if text.startswith("["):
                 try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as error:
-                    self.fail("invalid", reason=f"steps is not valid JSON: {error.msg}")
+                    data = loads_bounded(text)
+                except ValueError as error:
+                    self.fail("invalid", reason=f"steps is not valid JSON: {error}")
             else:
                 data = [name.strip() for name in text.split(",") if name.strip()]
         try:
