@@ -3,6 +3,7 @@
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -24,9 +25,21 @@ _STATUS_FOR = {
 }
 
 
+# Django's own refusals of an oversized request, met while DRF parses it; their messages name
+# settings, so the client gets a plain reason instead.
+_REQUEST_REFUSALS = {
+    RequestDataTooBig: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "request body too large"),
+    TooManyFieldsSent: (status.HTTP_400_BAD_REQUEST, "too many form fields"),
+    TooManyFilesSent: (status.HTTP_400_BAD_REQUEST, "too many files"),
+}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, QuotaExceeded):
         return _quota_response(exc)
+    for error_type, (code, reason) in _REQUEST_REFUSALS.items():
+        if isinstance(exc, error_type):
+            return Response({"detail": reason, "code": error_type.__name__}, status=code)
     for error_type, code in _STATUS_FOR.items():
         if isinstance(exc, error_type):
             return Response({"detail": str(exc), "code": error_type.__name__}, status=code)

@@ -1,4 +1,4 @@
-"""JSON input with bounds: size, nesting depth, number length; a breach is a 400, not a 500.
+"""JSON input with bounds: nesting depth and number length; a breach is a 400, not a 500.
 
 Python's json module raises RecursionError for very deep nesting and ValueError for an
 integer of more than 4300 digits; neither is a JSONDecodeError, so without this they escaped
@@ -12,18 +12,11 @@ import math
 from typing import IO, Any
 
 from django.conf import settings
-from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 # Deepest nesting accepted: a step list is 4 deep ([{"params": {...}}]).
 MAX_JSON_DEPTH = 32
-
-
-class JSONTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "JSON body too large"
-    default_code = "json_too_large"
 
 
 def _finite_float(text: str) -> float:
@@ -74,16 +67,15 @@ def loads_bounded(text: str | bytes) -> Any:
 
 
 class BoundedJSONParser(JSONParser):
-    """DRF's JSONParser with a size limit (DATA_UPLOAD_MAX_MEMORY_SIZE) and loads_bounded."""
+    """DRF's JSONParser, parsing with loads_bounded.
 
-    def parse(self, stream: IO[bytes] | None, media_type: str | None = None,
+    The body's size is bounded before this runs: DRF reads JSON through request.body, which
+    refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, a 413 in errors.py).
+    """
+
+    def parse(self, stream: IO[bytes], media_type: str | None = None,
               parser_context: dict | None = None) -> Any:
-        if stream is None:
-            raise ParseError("JSON parse error: empty body")
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        raw = stream.read() if limit is None else stream.read(limit + 1)
-        if limit is not None and len(raw) > limit:
-            raise JSONTooLarge(f"JSON body over {limit} bytes")
+        raw = stream.read()
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = codecs.decode(raw, encoding)
