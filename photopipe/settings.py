@@ -276,5 +276,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"pika": {"level": "WARNING"}},
+    # axes.apps announces itself in every process at start; its lockout logs (axes.*) stay.
+    "loggers": {"pika": {"level": "WARNING"}, "axes.apps": {"level": "WARNING"}},
 }
