@@ -19,6 +19,17 @@ from rest_framework.parsers import JSONParser
 MAX_JSON_DEPTH = 32
 
 
+# Longest integer accepted. Python's own limit (4300 digits) is far above anything a parameter
+# needs, and such an int still overflows float() in the step validators: refuse it here.
+MAX_INT_DIGITS = 30
+
+
+def _short_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError("number too long")
+    return int(text)
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
@@ -50,7 +61,9 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 def loads_bounded(text: str | bytes) -> Any:
     """json.loads that raises ValueError with a client-facing reason for every bad input."""
     try:
-        value = json.loads(text, parse_float=_finite_float, parse_constant=_no_constants)
+        value = json.loads(
+            text, parse_int=_short_int, parse_float=_finite_float, parse_constant=_no_constants
+        )
     except RecursionError:
         raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
     except json.JSONDecodeError as error:

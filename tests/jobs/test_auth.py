@@ -222,3 +222,14 @@ def test_demo_account_is_made_once_on_a_fresh_database(django_user_model):
 def test_no_demo_account_where_users_already_exist(user, django_user_model):
     assert demo_account_ensure() is None
     assert not django_user_model.objects.filter(username=DEMO_USERNAME).exists()
+
+
+def test_a_password_login_opens_a_browsable_api_session(client, django_user_model, submit):
+    # Through django-axes's backend (AUTHENTICATION_BACKENDS), as a browser logs in.
+    walker = django_user_model.objects.create_user("walker", password="walker-password")
+    job = submit(owner=walker)
+    login = client.post("/api-auth/login/", {"username": "walker", "password": "walker-password",
+                                             "next": JOBS})
+    assert login.status_code == 302 and login["Location"] == JOBS
+    page = client.get(JOBS, HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and str(job.pk) in page.content.decode()
