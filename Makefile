@@ -45,7 +45,7 @@ worker: services
 
 serve: services
 	$(WITH_SERVICES) $(PY) manage.py migrate --noinput && \
-	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	  DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 listen: services
 	$(WITH_SERVICES) $(PY) manage.py listen_processed

@@ -1,8 +1,8 @@
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -12,11 +12,16 @@ from jobs.models import Job
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_counters() -> Iterator[None]:
-    """Throttle counters live in the cache: one test's requests must not count in the next."""
-    cache.clear()
-    yield
-    cache.clear()
+def _own_throttle_counters(settings: Any) -> None:
+    """Throttle counters live in the cache: one test's requests must not count in the next.
+
+    A key prefix of its own per test rather than cache.clear(): on PostgreSQL the cache is a
+    table, and clearing it would need database access in tests that have none.
+    """
+    default = settings.CACHES["default"]
+    settings.CACHES = {
+        **settings.CACHES, "default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    }
 
 
 @pytest.fixture
