@@ -24,6 +24,15 @@ def _own_throttle_counters(settings: Any) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _local_files_in_tmp(settings: Any, tmp_path: Any) -> None:
+    """Local file storage (embedded mode) writes under the test's tmp dir, not var/media."""
+    default = settings.STORAGES["default"]
+    if default["BACKEND"].endswith("FileSystemStorage"):
+        options = {**default.get("OPTIONS", {}), "location": str(tmp_path / "media")}
+        settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": options}}
+
+
 @pytest.fixture
 def user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("alice")
