@@ -15,9 +15,8 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-# Deepest nesting accepted: a step list is 4 deep ([{"params": {...}}]).
+# Deepest nesting accepted: a step list is 3 deep ([{"params": {...}}]).
 MAX_JSON_DEPTH = 32
-
 
 # Longest integer accepted. Python's own limit (4300 digits) is far above anything a parameter
 # needs, and such an int still overflows float() in the step validators: refuse it here.
