@@ -11,7 +11,7 @@ WITH_SERVICES := set -a && source $(SERVICES_ENV) && set +a &&
 .PHONY: help venv run services services-stop worker serve listen test test-fast lint bench compose-check clean
 
 help:
-	@echo "make run       embedded mode on 127.0.0.1:$(PORT): SQLite, local files, in-process workers"
+	@echo "make run       embedded mode on 127.0.0.1:$(PORT): SQLite, local files, in-process workers, DEBUG on"
 	@echo "make test      install and start PostgreSQL, RabbitMQ and S3, then run every test"
 	@echo "make services  install/start the services and print their variables"
 	@echo "make serve     API against the services;  make worker: Dramatiq workers against them"
@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 run: venv
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
-	PORT=$(PORT) $(PY) manage.py run_embedded 127.0.0.1:$(PORT)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} PORT=$(PORT) $(PY) manage.py run_embedded 127.0.0.1:$(PORT)
 
 services: venv
 	mkdir -p var
@@ -47,7 +47,7 @@ worker: services
 
 serve: services
 	$(WITH_SERVICES) $(PY) manage.py migrate --noinput && \
-	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	  DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 listen: services
 	$(WITH_SERVICES) $(PY) manage.py listen_processed

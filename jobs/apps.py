@@ -1,4 +1,8 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.core.management import call_command
+from django.db.models.signals import post_migrate
 
 
 class JobsConfig(AppConfig):
@@ -10,3 +14,10 @@ class JobsConfig(AppConfig):
         from jobs import actors, checks, receivers  # noqa: F401  (declare actors and checks)
 
         receivers.connect()
+        post_migrate.connect(_create_cache_table, sender=self)
+
+
+def _create_cache_table(using: str = "default", **kwargs: Any) -> None:
+    """The database cache (API throttle counters on PostgreSQL) needs its table; migrate makes
+    it, so every start script and test database has it. A no-op for other cache backends."""
+    call_command("createcachetable", database=using, verbosity=0)

@@ -4,16 +4,20 @@ photopipe.E001  the database attempt cap must exceed Dramatiq's retry budget
 photopipe.E002  the reaper must wait longer than a stage may run
 photopipe.E003  every stage of the registry must fit the database and write real Job fields
 photopipe.E004  PHOTOPIPE_WEBHOOK_ALLOW must parse (a typo fails at start-up, not at an upload)
+photopipe.E005  PHOTOPIPE_ANONYMOUS must be one of its modes
+photopipe.E006  every throttle rate must be a rate DRF understands
 photopipe.W001  the embedded secret key outside embedded mode
 photopipe.W002  DEBUG outside embedded mode
 """
 
+import re
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
 from jobs import leases, stages, webhooks
+from jobs.api.permissions import ANONYMOUS_MODES
 from jobs.models import Job, StageRun
 
 
@@ -78,6 +82,34 @@ def webhook_allow_list(**_: Any) -> list[Error]:
     except ValueError as error:
         return [Error(f"PHOTOPIPE_WEBHOOK_ALLOW: {error}", id="photopipe.E004")]
     return []
+
+
+# What DRF's SimpleRateThrottle.parse_rate accepts: "120/min", "30/m", "1000/day".
+_RATE = re.compile(r"^\d+/[smhd][a-z]*$")
+
+
+@register()
+def access_settings(**_: Any) -> list[Error]:
+    """A bad value stops the process with the reason instead of quietly meaning something
+    else (an unknown anonymous mode, a rate DRF would misread)."""
+    errors = []
+    mode = settings.PHOTOPIPE_ANONYMOUS
+    if mode not in ANONYMOUS_MODES:
+        errors.append(Error(
+            f"PHOTOPIPE_ANONYMOUS={mode!r} is not one of {', '.join(ANONYMOUS_MODES)}",
+            hint='"off": every API call needs a user; "by-id": anonymous clients may upload '
+            "and then read a job by its id.",
+            id="photopipe.E005",
+        ))
+    rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+    for scope, rate in rates.items():
+        if rate is not None and not _RATE.match(rate):
+            errors.append(Error(
+                f"throttle rate for {scope!r} is {rate!r}, not a rate like 120/min",
+                hint=f"PHOTOPIPE_THROTTLE_{scope.upper()}: N/s, N/min, N/hour, N/day, or off",
+                id="photopipe.E006",
+            ))
+    return errors
 
 
 @register(deploy=False)

@@ -6,6 +6,7 @@ switch to PostgreSQL, RabbitMQ and S3 (``.env.example`` lists every variable).
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -21,9 +22,29 @@ env = environ.Env()
 # Only for embedded mode on one's own machine; the photopipe.W001 check warns elsewhere.
 EMBEDDED_SECRET_KEY = "photopipe-embedded-insecure-key"
 SECRET_KEY = env("DJANGO_SECRET_KEY", default=EMBEDDED_SECRET_KEY)
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: debug pages show tracebacks, settings and URL patterns. `make run`
+# turns it on for local use.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS. Compose serves plain HTTP behind a TLS-terminating proxy: set
+# DJANGO_SECURE_PROXY_SSL_HEADER=1 there (the proxy must set X-Forwarded-Proto itself) and the
+# proxy owns the http -> https redirect. Served directly over TLS, set
+# DJANGO_SECURE_SSL_REDIRECT=1 instead. Cookies are Secure and HSTS is sent unless DEBUG.
+BEHIND_TLS_PROXY = env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
+if BEHIND_TLS_PROXY and not SECURE_SSL_REDIRECT:
+    # The proxy in front redirects to HTTPS (declared by DJANGO_SECURE_PROXY_SSL_HEADER);
+    # without that declaration `check --deploy` still warns about the missing redirect.
+    SILENCED_SYSTEM_CHECKS = ["security.W008"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -34,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_dramatiq",
     "rest_framework",
+    "rest_framework.authtoken",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "jobs.apps.JobsConfig",
@@ -48,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "photopipe.urls"
@@ -85,6 +110,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses logins (admin, browsable API) from a locked-out client before any
+    # password is checked. DRF's token and session authentication never call authenticate(),
+    # so API clients are throttled by DRF instead (REST_FRAMEWORK below).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Admin and browsable-API login: after AXES_FAILURE_LIMIT wrong passwords from one address, or
+# for one user name from anywhere, logins are refused (429) for the cool-off, right password
+# included. `manage.py axes_reset` lifts a lockout by hand.
+AXES_FAILURE_LIMIT = env.int("PHOTOPIPE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("PHOTOPIPE_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# The same client address as the API throttles use (PHOTOPIPE_PROXY_COUNT).
+AXES_CLIENT_IP_CALLABLE = "jobs.api.throttles.client_ip"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -142,13 +184,43 @@ os.environ.setdefault("dramatiq_queue_prefetch", str(PHOTOPIPE_PREFETCH))
 DRAMATIQ_BROKER = dramatiq_broker_settings(RABBITMQ_URL)
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 
+# Who may call the API anonymously: "off" (nobody) or "by-id" (upload, then read and download
+# a job by its id; never list, reprocess, cancel or delete). jobs.checks refuses other values.
+PHOTOPIPE_ANONYMOUS = env("PHOTOPIPE_ANONYMOUS", default="off")
+
+
+def _rate(name: str, default: str) -> str | None:
+    """A DRF rate ("120/min"); "off" or empty switches that throttle off."""
+    value = env(name, default=default).strip()
+    return None if value.lower() in ("", "off", "0") else value
+
+
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes an anonymous refusal a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["jobs.api.permissions.UserOrAnonymousById"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "jobs.api.throttles.UploadRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": _rate("PHOTOPIPE_THROTTLE_USER", "120/min"),
+        "anon": _rate("PHOTOPIPE_THROTTLE_ANON", "60/min"),
+        "upload": _rate("PHOTOPIPE_THROTTLE_UPLOAD", "30/min"),
+    },
+    # Proxies in front that append to X-Forwarded-For. 0: the client is REMOTE_ADDR, so a
+    # forged X-Forwarded-For cannot dodge the per-address throttle (DRF's default trusts it).
+    "NUM_PROXIES": env.int("PHOTOPIPE_PROXY_COUNT", default=0),
     "DEFAULT_PAGINATION_CLASS": "jobs.api.pagination.JobPagination",
     "PAGE_SIZE": env.int("PHOTOPIPE_PAGE_SIZE", default=20),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "jobs.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -158,7 +230,23 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Photopipe API",
     "DESCRIPTION": "Asynchronous photo processing: upload, poll, download.",
     "VERSION": "1.0.0",
+    # The schema is served like the rest of the API, not to anyone (drf-spectacular's default).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
+
+# The cache holds the API throttles' counters, so every API process must see the same one:
+# PostgreSQL's database cache (table created after migrate, jobs.apps) when the jobs live in
+# PostgreSQL, local memory for the single embedded process; PHOTOPIPE_CACHE_URL overrides
+# (e.g. redis://...).
+if env("PHOTOPIPE_CACHE_URL", default=""):
+    CACHES = {"default": env.cache_url("PHOTOPIPE_CACHE_URL")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "photopipe_cache",
+    }}
 
 # Photopipe's own knobs.
 PHOTOPIPE = {
@@ -192,6 +280,10 @@ PHOTOPIPE = {
     "S3_PUBLIC_ENDPOINT_URL": env(
         "PHOTOPIPE_S3_PUBLIC_ENDPOINT_URL", default=env("AWS_S3_ENDPOINT_URL", default="")
     ),
+    # Per-user quotas (0 = unlimited; staff are exempt): jobs created in the last 24 hours,
+    # and bytes of originals stored.
+    "QUOTA_JOBS_PER_DAY": env.int("PHOTOPIPE_QUOTA_JOBS_PER_DAY", default=1000),
+    "QUOTA_BYTES": env.int("PHOTOPIPE_QUOTA_BYTES", default=5 * 1024**3),
 }
 
 LOGGING = {
@@ -200,5 +292,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"pika": {"level": "WARNING"}},
+    # axes.apps announces itself in every process at start; its lockout logs (axes.*) stay.
+    "loggers": {"pika": {"level": "WARNING"}, "axes.apps": {"level": "WARNING"}},
 }

@@ -18,3 +18,8 @@ urlpatterns = [
     # Signed, expiring download links of local files (embedded mode); no token needed.
     path("files/<str:token>/", signed_file, name="signed-file"),
 ]
+
+handler400 = "photopipe.errors.bad_request"
+handler403 = "photopipe.errors.permission_denied"
+handler404 = "photopipe.errors.page_not_found"
+handler500 = "photopipe.errors.server_error"

@@ -19,6 +19,8 @@ from jobs.api.renderers import AnyMediaRenderer
 from jobs.downloads import Download, download_of
 from jobs.limits import upload_limits
 from jobs.models import Job
+from jobs.quotas import quota_check_upload
+from jobs.selectors import jobs_visible_to
 
 
 class JobFilter(django_filters.FilterSet):
@@ -34,17 +36,23 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     """Photo jobs: upload an image (POST, multipart field `file`), then poll and download.
 
     Jobs are read-only; `reprocess` and `cancel` are actions; DELETE removes a job and
-    every file it stored.
+    every file it stored. You see and act on your own jobs only (staff: all).
     """
 
     queryset = Job.objects.order_by("-created_at")
     filterset_class = JobFilter
+    # What an anonymous client may do when PHOTOPIPE_ANONYMOUS=by-id (permissions.py): upload,
+    # then read and download a job whose id it knows. Any other action is for users only.
+    anonymous_actions = frozenset({"create", "retrieve", "result", "original"})
 
     def get_queryset(self) -> QuerySet[Job]:
+        # The one ownership rule of every action, present and future: another user's job is
+        # not in the queryset, so get_object() answers 404 for it.
+        jobs = jobs_visible_to(self.request.user).order_by("-created_at")
         # The list shows summaries; only a single job carries its timeline.
         if self.action == "list":
-            return self.queryset
-        return self.queryset.prefetch_related("stage_runs")
+            return jobs
+        return jobs.prefetch_related("stage_runs")
 
     def get_serializer_class(self) -> type:
         return {
@@ -64,6 +72,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def create(self, request: Request) -> Response:
         upload = self.get_serializer(data=request.data)
         upload.is_valid(raise_exception=True)
+        quota_check_upload(user=request.user, upload_bytes=len(upload.validated_data["file"]))
         job = services.job_submit(
             data=upload.validated_data["file"],
             filename=getattr(request.data.get("file"), "name", ""),
@@ -143,6 +152,8 @@ def _download(download: Download) -> FileResponse:
 
 class StepCatalogueView(APIView):
     """The filter steps a job may ask for, with their parameters, defaults and ranges."""
+
+    anonymous_actions = frozenset({"get"})  # in by-id mode: what an uploader needs to know
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:

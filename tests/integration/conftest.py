@@ -17,7 +17,9 @@ import dramatiq
 import pika
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
+from rest_framework.test import APIClient
 
 from jobs.models import Job
 from jobs.stages import ALL_STAGES
@@ -25,6 +27,17 @@ from jobs.stages import ALL_STAGES
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {Job.Status.COMPLETED, Job.Status.FAILED, Job.Status.CANCELLED}
 WORKER_WEBHOOK_ALLOW = "127.0.0.1/32"
+
+
+def staff_api() -> APIClient:
+    """An API client signed in as a staff user (sees every job, as the tests need); the user
+    goes with the test's database flush."""
+    user, _ = get_user_model().objects.get_or_create(
+        username="integration-staff", defaults={"is_staff": True}
+    )
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 def _services_missing() -> str:

@@ -1,6 +1,7 @@
 """`make run`'s mode: one process, SQLite, local files, in-process broker and worker threads."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -47,9 +48,13 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def job_left_by_a_restart(embedded_env: dict[str, str]) -> str:
     """A job accepted by a process that then died: its in-process message died with it."""
+    # Owned by the demo user, made here as run_embedded would, so its token can read it.
     script = (
-        "from pathlib import Path; from jobs import services; "
-        "job = services.job_submit(data=Path('testdata/chelsea.png').read_bytes()); "
+        "from pathlib import Path; from django.contrib.auth.models import User; "
+        "from jobs import services; from jobs.demo import demo_account_ensure; "
+        "demo_account_ensure(); "
+        "job = services.job_submit(data=Path('testdata/chelsea.png').read_bytes(), "
+        "owner=User.objects.get(username='demo')); "
         "print(job.pk)"
     )
     done = subprocess.run([*MANAGE, "shell", "-c", script], cwd=ROOT, env=embedded_env,
@@ -59,6 +64,7 @@ def job_left_by_a_restart(embedded_env: dict[str, str]) -> str:
 
 @pytest.fixture
 def embedded_server(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """The base URL of a `run_embedded` server (what `make run` starts)."""
     env, manage = embedded_env, MANAGE
     port = _free_port()
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
@@ -76,6 +82,17 @@ def embedded_server(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[st
         log.close()
 
 
+@pytest.fixture
+def demo(embedded_server: str, tmp_path: Path) -> requests.Session:
+    """A session with the token of the demo user that run_embedded made and printed."""
+    printed = (tmp_path / "server.log").read_text()
+    match = re.search(r'-H "Authorization: Token (\w+)" http://\S+/api/v1/jobs/', printed)
+    assert match, printed[-3000:]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {match.group(1)}"
+    return session
+
+
 def _wait_for_http(base: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,30 +106,39 @@ def _wait_for_http(base: str, server: subprocess.Popen, log: Path, timeout: floa
     raise TimeoutError(f"server not answering:\n{log.read_text()[-3000:]}")
 
 
-def _wait_until_finished(job_url: str, timeout: float = 90) -> dict:
+def _wait_until_finished(
+    session: requests.Session, job_url: str, timeout: float = 90
+) -> dict:
     deadline = time.monotonic() + timeout
-    while (job := requests.get(job_url, timeout=10).json())["status"] in ("queued", "processing"):
+    while (job := session.get(job_url, timeout=10).json())["status"] in ("queued", "processing"):
         assert time.monotonic() < deadline, f"job still {job['status']} at {job['stage']}"
         time.sleep(0.3)
     return job
 
 
-def test_upload_completes_in_embedded_mode(embedded_server, image_bytes):
+def test_upload_completes_in_embedded_mode(embedded_server, demo, image_bytes, tmp_path):
     original = image_bytes("astronaut.png")
-    response = requests.post(
+    printed = (tmp_path / "server.log").read_text()
+    assert "created local user 'demo', password" in printed  # a fresh database
+    assert "DEBUG is on" not in printed  # only `make run` turns it on
+    anonymous = requests.get(f"{embedded_server}/api/v1/jobs/", timeout=10)
+    assert anonymous.status_code == 401  # PHOTOPIPE_ANONYMOUS is off in `make run` too
+    response = demo.post(
         f"{embedded_server}/api/v1/jobs/",
         files={"file": ("astronaut.png", original, "image/png")}, timeout=30,
     )
     assert response.status_code == 202, response.text
-    job = _wait_until_finished(response.json()["url"])
+    job = _wait_until_finished(demo, response.json()["url"])
     assert job["status"] == "completed", job
     assert [entry["stage"] for entry in job["timeline"]] == ["resize", "watermark", "detect"]
     assert len(job["detections"]["faces"]) == 1
-    result = requests.get(job["links"]["result"], timeout=10)
+    result = demo.get(job["links"]["result"], timeout=10)
     assert result.status_code == 200 and result.headers["Content-Type"] == "image/jpeg"
     assert_watermarked_resize_of(result.content, original)
 
 
-def test_jobs_left_unfinished_by_a_restart_are_resumed(job_left_by_a_restart, embedded_server):
-    job = _wait_until_finished(f"{embedded_server}/api/v1/jobs/{job_left_by_a_restart}/")
+def test_jobs_left_unfinished_by_a_restart_are_resumed(
+    job_left_by_a_restart, embedded_server, demo
+):
+    job = _wait_until_finished(demo, f"{embedded_server}/api/v1/jobs/{job_left_by_a_restart}/")
     assert job["status"] == "completed", job

@@ -5,10 +5,9 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from rest_framework.test import APIClient
 
 from jobs.models import Job
-from tests.integration.conftest import wait_for_terminal
+from tests.integration.conftest import staff_api, wait_for_terminal
 from tests.processing.images import oriented_jpeg, photo, sample_bytes, save, upright_card
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -43,7 +42,7 @@ ODD_INPUTS = {
 def _submit(data: bytes, name: str, **fields: str) -> str:
     upload = io.BytesIO(data)
     upload.name = name
-    response = APIClient().post("/api/v1/jobs/", {"file": upload, **fields}, format="multipart")
+    response = staff_api().post("/api/v1/jobs/", {"file": upload, **fields}, format="multipart")
     assert response.status_code == 202, (name, response.content)
     return response.json()["id"]
 
@@ -53,7 +52,7 @@ def test_odd_inputs_all_complete_as_rgb_jpegs(worker):
     for name, job_id in job_ids.items():
         job = wait_for_terminal(job_id)
         assert job.status == Job.Status.COMPLETED, (name, job.error)
-        result = APIClient().get(f"/api/v1/jobs/{job_id}/result/")
+        result = staff_api().get(f"/api/v1/jobs/{job_id}/result/")
         image = Image.open(io.BytesIO(b"".join(result.streaming_content)))
         assert image.format == "JPEG" and image.mode == "RGB", name
         assert max(image.size) <= 1024, name
@@ -64,7 +63,7 @@ def test_exif_rotated_photo_comes_out_upright_without_gps(worker):
     job = wait_for_terminal(_submit(oriented_jpeg(6, card), "rotated.jpg"))
     assert job.status == Job.Status.COMPLETED, job.error
     assert (job.original_width, job.original_height) == (600, 400)  # as displayed, not stored
-    data = b"".join(APIClient().get(f"/api/v1/jobs/{job.pk}/result/").streaming_content)
+    data = b"".join(staff_api().get(f"/api/v1/jobs/{job.pk}/result/").streaming_content)
     image = Image.open(io.BytesIO(data))
     assert image.size == (600, 400)  # landscape again
     red, green, blue = image.convert("RGB").getpixel((20, 20))
@@ -76,7 +75,7 @@ def test_png_output_keeps_the_transparency(worker):
     job_id = _submit(save(_rgba_with_hole(), "PNG"), "hole.png", output_format="png")
     job = wait_for_terminal(job_id)
     assert job.status == Job.Status.COMPLETED, job.error
-    data = b"".join(APIClient().get(f"/api/v1/jobs/{job_id}/result/").streaming_content)
+    data = b"".join(staff_api().get(f"/api/v1/jobs/{job_id}/result/").streaming_content)
     image = Image.open(io.BytesIO(data))
     assert image.format == "PNG" and image.mode == "RGBA"
     assert image.getpixel((10, 10))[3] == 0 and image.getpixel((250, 50))[3] == 255

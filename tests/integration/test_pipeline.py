@@ -10,12 +10,11 @@ import dramatiq
 import pytest
 from django.core.files.storage import default_storage
 from django.db import transaction
-from rest_framework.test import APIClient
 
 from jobs import services, storage
 from jobs.models import Job, StageRun
 from tests.integration.checks import assert_watermarked_resize_of
-from tests.integration.conftest import ROOT, wait_for_terminal
+from tests.integration.conftest import ROOT, staff_api, wait_for_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def _upload(data: bytes, name: str) -> dict:
     upload = io.BytesIO(data)
     upload.name = name
-    response = APIClient().post("/api/v1/jobs/", {"file": upload}, format="multipart")
+    response = staff_api().post("/api/v1/jobs/", {"file": upload}, format="multipart")
     assert response.status_code == 202, response.content
     return response.json()
 
@@ -43,13 +42,13 @@ def test_upload_completes_through_three_stages_and_broadcasts(
     ]
     assert runs[0].finished_at <= runs[1].started_at and runs[1].finished_at <= runs[2].started_at
 
-    detail = APIClient().get(f"/api/v1/jobs/{job.pk}/").json()
+    detail = staff_api().get(f"/api/v1/jobs/{job.pk}/").json()
     assert [entry["stage"] for entry in detail["timeline"]] == ["resize", "watermark", "detect"]
     assert all(entry["duration_ms"] is not None for entry in detail["timeline"])
     assert len(detail["detections"]["faces"]) == 1
     assert "face" in detail["detections"]["labels"]
 
-    download = APIClient().get(f"/api/v1/jobs/{job.pk}/result/")
+    download = staff_api().get(f"/api/v1/jobs/{job.pk}/result/")
     assert download.status_code == 200 and download["Content-Type"] == "image/jpeg"
     assert_watermarked_resize_of(b"".join(download.streaming_content), original)
 
@@ -70,7 +69,7 @@ def test_original_corrupted_after_upload_fails_the_job_with_a_reason(
     assert failed.status == Job.Status.FAILED
     assert failed.stage == "resize"
     assert "corrupt image" in failed.error or "unsupported format" in failed.error
-    body = APIClient().get(f"/api/v1/jobs/{job.pk}/").json()
+    body = staff_api().get(f"/api/v1/jobs/{job.pk}/").json()
     assert body["failed_stage"] == "resize" and body["error"] == failed.error
     event = processed_events.wait_for(job.pk)
     assert event["status"] == "failed" and event["error"] == failed.error
@@ -97,7 +96,7 @@ def test_a_message_delivered_twice_yields_one_done_run_and_one_object(worker, im
 def test_reprocess_runs_the_job_again(worker, image_bytes):
     accepted = _upload(image_bytes("rocket.jpg"), "rocket.jpg")
     job = wait_for_terminal(accepted["id"])
-    response = APIClient().post(
+    response = staff_api().post(
         f"/api/v1/jobs/{job.pk}/reprocess/", {"from_stage": "watermark"}, format="json"
     )
     assert response.status_code == 202

@@ -1,9 +1,12 @@
+import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import dramatiq
 import pytest
 from django.core.files.storage import default_storage
 from dramatiq.brokers.stub import StubBroker
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from jobs import services
@@ -30,16 +33,68 @@ def stub_broker() -> Iterator[StubBroker]:
         dramatiq.set_broker(real)
 
 
+@pytest.fixture(autouse=True)
+def _own_throttle_counters(settings: Any) -> None:
+    """Throttle counters live in the cache: one test's requests must not count in the next.
+
+    A key prefix of its own per test rather than cache.clear(): on PostgreSQL the cache is a
+    table, and clearing it would need database access in tests that have none.
+    """
+    default = settings.CACHES["default"]
+    settings.CACHES = {
+        **settings.CACHES, "default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    }
+
+
 @pytest.fixture
-def api() -> APIClient:
+def user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("alice")
+
+
+@pytest.fixture
+def other_user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("bob")
+
+
+@pytest.fixture
+def staff(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("ops", is_staff=True)
+
+
+@pytest.fixture
+def client_for() -> Callable[[Any], APIClient]:
+    """An API client that sends `user`'s token, as a real client does; None: anonymous."""
+
+    def make(user: Any = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(client_for: Callable[[Any], APIClient], user: Any) -> APIClient:
+    """The usual client: `user`, who owns the jobs `submit` makes."""
+    return client_for(user)
+
+
+@pytest.fixture
+def anon() -> APIClient:
     return APIClient()
 
 
 @pytest.fixture
-def submit(image_bytes: Callable[[str], bytes]) -> Callable[..., Job]:
-    """Create a job through the service, as the API does (its message is only captured)."""
+def submit(image_bytes: Callable[[str], bytes], user: Any) -> Callable[..., Job]:
+    """Create a job through the service, as the API does (its message is only captured).
 
-    def make(name: str = "astronaut.png", **kwargs) -> Job:
+    Owned by `user` unless `owner=` says otherwise (owner=None: an anonymous upload).
+    """
+
+    def make(name: str = "astronaut.png", **kwargs: Any) -> Job:
+        kwargs.setdefault("owner", user)
         return services.job_submit(data=image_bytes(name), filename=name, **kwargs)
 
     return make

@@ -436,7 +436,7 @@ def test_a_refused_address_is_final_and_a_failure_is_retried(submit, user, allow
 
 def test_a_job_without_an_owner_is_never_delivered(submit, receiver, allow, caplog):
     allow("127.0.0.1/32")
-    job = submit(webhook_url=receiver.url())
+    job = submit(owner=None, webhook_url=receiver.url())
     deliver_webhook(job.webhook_url, event_payload(job))
     assert receiver.received == [] and "no owner" in caplog.text
 

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from dramatiq.brokers.stub import StubBroker
 
+from jobs.demo import DemoAccount, demo_account_ensure
 from jobs.reaper import jobs_resume_stuck
 
 
@@ -33,7 +34,30 @@ class Command(BaseCommand):
         # Messages of the in-process broker die with the process: resume what a restart left.
         resumed = jobs_resume_stuck(older_than=timedelta(0))
         self.stderr.write(f"embedded workers started; {len(resumed)} unfinished job(s) resumed")
+        self._introduce(addrport, demo_account_ensure())
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
             worker.stop(timeout=10_000)  # unfinished jobs are resumed on the next start
+
+    def _introduce(self, addrport: str, demo: DemoAccount | None) -> None:
+        """How to reach the API from here: the demo account's token and a curl line."""
+        base = f"http://{addrport}"
+        lines = []
+        if settings.DEBUG:
+            lines.append("DEBUG is on (DJANGO_DEBUG=1, set by `make run`): error pages show "
+                         "tracebacks and settings. Local use only.")
+        if demo is None:
+            lines.append("API token: python manage.py drf_create_token USERNAME")
+        else:
+            if demo.password is not None:
+                lines.append(f"created local user {demo.username!r}, password "
+                             f"{demo.password} (shown only now; local use only)")
+            lines += [
+                f"API token of {demo.username!r}: {demo.token}",
+                f'  curl -H "Authorization: Token {demo.token}" {base}/api/v1/jobs/',
+                f"  browsable API: {base}/api-auth/login/ as {demo.username!r}",
+            ]
+        anonymous = settings.PHOTOPIPE_ANONYMOUS
+        lines.append(f"anonymous access: {anonymous} (PHOTOPIPE_ANONYMOUS)")
+        self.stdout.write("\n".join(lines))

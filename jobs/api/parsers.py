@@ -1,0 +1,96 @@
+"""JSON input with bounds: nesting depth and number length; a breach is a 400, not a 500.
+
+Python's json module raises RecursionError for very deep nesting and ValueError for an
+integer of more than 4300 digits; neither is a JSONDecodeError, so without this they escaped
+as server errors. Values that do parse are also held to a depth that any real request stays
+far below, so later code walking them cannot recurse deeply either.
+"""
+
+import codecs
+import json
+import math
+from typing import IO, Any
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+# Deepest nesting accepted: a step list is 3 deep ([{"params": {...}}]).
+MAX_JSON_DEPTH = 32
+
+# Longest integer accepted. Python's own limit (4300 digits) is far above anything a parameter
+# needs, and such an int still overflows float() in the step validators: refuse it here.
+MAX_INT_DIGITS = 30
+
+
+def _short_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError("number too long")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Iterative, so checking a deep value cannot itself overflow the stack."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def loads_bounded(text: str | bytes) -> Any:
+    """json.loads that raises ValueError with a client-facing reason for every bad input."""
+    try:
+        value = json.loads(
+            text, parse_int=_short_int, parse_float=_finite_float, parse_constant=_no_constants
+        )
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(error.msg) from None
+    except ValueError as error:
+        # The int-digits limit names a Python function to call; say it in the client's words.
+        reason = str(error)
+        if "digits" in reason:
+            reason = "number too long"
+        raise ValueError(reason) from None
+    if _depth_exceeds(value, MAX_JSON_DEPTH):
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSONParser, parsing with loads_bounded.
+
+    The body's size is bounded before this runs: DRF reads JSON through request.body, which
+    refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, a 413 in errors.py).
+    """
+
+    def parse(self, stream: IO[bytes], media_type: str | None = None,
+              parser_context: dict | None = None) -> Any:
+        raw = stream.read()
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = codecs.decode(raw, encoding)
+            return loads_bounded(text)
+        except ValueError as error:  # UnicodeDecodeError is a ValueError too
+            raise ParseError(f"JSON parse error: {error}") from None
