@@ -7,7 +7,7 @@ import dramatiq
 from dramatiq.middleware import TimeLimit, TimeLimitExceeded
 
 import processing
-from jobs import services
+from jobs import redelivery, services
 from jobs.models import Job
 from jobs.stage_work import STAGE_WORK, MissingInput
 
@@ -27,6 +27,8 @@ def run_stage(job_id: str, stage: str) -> None:
         raise dramatiq.Retry(str(busy), delay=busy.delay_ms) from None
     if stage_run is None:
         logger.info("job %s: nothing to do for %s (done, moved on or cancelled)", job_id, stage)
+        if redelivery.is_redelivery():  # its next-stage message may have been refused
+            redelivery.resend_next_stage(job_id, stage)
         return
     with services.attempt_in_flight(stage_run):
         try:
