@@ -23,6 +23,7 @@ from jobs.models import Job, StageRun
 from jobs.stages import next_stage
 from tests.integration.conftest import (
     TERMINAL,
+    purge_queues,
     rabbitmqctl,
     services_sh,
     wait_for_terminal,
@@ -31,6 +32,13 @@ from tests.integration.conftest import (
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 logger = logging.getLogger(__name__)
+
+
+@pytest.fixture(autouse=True)
+def _purge_after():
+    """Duplicates that a fault leaves (harmless to the jobs) must not reach the next test."""
+    yield
+    purge_queues()
 
 # Three 9x9 median filters keep the filters stage busy for seconds: these jobs are mid-stage
 # when the service goes away, while the plain ones are queued behind them or between stages.
