@@ -67,6 +67,7 @@ def rabbitmqctl(*args: str) -> str:
 def purge_queues() -> None:
     """Drop messages a previous run left behind (they would name jobs that no longer exist)."""
     broker = dramatiq.get_broker()
+    del broker.connection  # a fresh one: this thread's may have died in a RabbitMQ restart
     for queue in broker.get_declared_queues():
         broker.declare_queue(queue, ensure=True)
         broker.flush(queue)
@@ -141,6 +142,9 @@ def worker(real_services, django_db_setup, django_db_blocker, tmp_path_factory) 
         yield process
     finally:
         process.stop()
+        # Delayed retries the worker held (duplicates left by fault tests) are back in their
+        # queues now that it has stopped: drop them too, so the broker is left empty.
+        purge_queues()
 
 
 class Reaper:
