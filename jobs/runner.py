@@ -8,7 +8,7 @@ import dramatiq
 from dramatiq.middleware import TimeLimit, TimeLimitExceeded
 
 import processing
-from jobs import leases, services, stages, storage
+from jobs import leases, redelivery, services, stages, storage
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ def run_stage(job_id: str, stage_name: str) -> None:
         logger.info(
             "job %s: nothing to do for %s (done, moved on or cancelled)", job_id, stage.name
         )
+        if redelivery.is_redelivery():  # its next-stage message may have been refused
+            redelivery.resend_next_stage(job_id, stage.name)
         return
     with leases.attempt_in_flight(stage_run):
         try:

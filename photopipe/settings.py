@@ -181,7 +181,10 @@ PHOTOPIPE_PREFETCH = env.int("PHOTOPIPE_PREFETCH", default=2)
 # dramatiq.worker reads its prefetch from the environment at import time; rundramatiq passes
 # our environment on to the worker processes it spawns.
 os.environ.setdefault("dramatiq_queue_prefetch", str(PHOTOPIPE_PREFETCH))
-DRAMATIQ_BROKER = dramatiq_broker_settings(RABBITMQ_URL)
+# Seconds a publish may wait while RabbitMQ blocks publishers (disk or memory alarm) before
+# it fails; Dramatiq tries up to 6 connections, so an upload answers within about 6x this.
+RABBITMQ_BLOCKED_TIMEOUT_S = env.float("PHOTOPIPE_BROKER_BLOCKED_TIMEOUT_S", default=1.0)
+DRAMATIQ_BROKER = dramatiq_broker_settings(RABBITMQ_URL, RABBITMQ_BLOCKED_TIMEOUT_S)
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 
 # Who may call the API anonymously: "off" (nobody) or "by-id" (upload, then read and download

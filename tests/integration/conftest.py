@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -62,9 +63,25 @@ def _test_database_url() -> str:
     return urlunsplit(parts._replace(path=f"/{connection.settings_dict['NAME']}"))
 
 
+def services_sh(*args: str) -> None:
+    """scripts/services.sh (restart, s3-down, s3-up ...) on the services all tests share."""
+    # SERVICES_TIMEOUT bounds each wait inside the script, so a restart (stop + start) ends
+    # well within this call's own timeout even on a slow machine.
+    subprocess.run(["bash", "scripts/services.sh", *args], cwd=ROOT, check=True,
+                   capture_output=True, timeout=300, env={**os.environ, "SERVICES_TIMEOUT": "60"})
+
+
+def rabbitmqctl(*args: str) -> str:
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    done = subprocess.run([*sudo, "rabbitmqctl", *args], check=True, capture_output=True,
+                          text=True, timeout=60)
+    return done.stdout
+
+
 def purge_queues() -> None:
     """Drop messages a previous run left behind (they would name jobs that no longer exist)."""
     broker = dramatiq.get_broker()
+    del broker.connection  # a fresh one: this thread's may have died in a RabbitMQ restart
     for queue in broker.get_declared_queues():
         broker.declare_queue(queue, ensure=True)
         broker.flush(queue)
@@ -143,6 +160,41 @@ def worker(real_services, django_db_setup, django_db_blocker, tmp_path_factory) 
         yield process
     finally:
         process.stop()
+        # Delayed retries the worker held (duplicates left by fault tests) are back in their
+        # queues now that it has stopped: drop them too, so the broker is left empty.
+        purge_queues()
+
+
+class Reaper:
+    """`manage.py resume_jobs --every N --older-than S`, the compose reaper with short times."""
+
+    def __init__(self, log_path: Path, env: dict[str, str], *, every: int, older_than: int):
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "resume_jobs", "--every", str(every),
+                 "--older-than", str(older_than)],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.log_path = log_path
+
+    def resumed(self) -> list[str]:
+        """Ids of the jobs it re-sent so far."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [line.split(":")[0] for line in lines if line.endswith(": resumed")]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def reaper(worker, tmp_path) -> Iterator[Reaper]:
+    """The reaper against the test database: every 1 s, jobs idle for 20 s are re-sent."""
+    process = Reaper(tmp_path / "reaper.log", worker.env, every=1, older_than=20)
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 def wait_for_terminal(job_id: object, timeout: float = 90) -> Job:
@@ -160,6 +212,49 @@ def processed_events() -> Iterator["EventQueue"]:
     queue = EventQueue()
     yield queue
     queue.close()
+
+
+@pytest.fixture
+def durable_events() -> Iterator["DurableEventQueue"]:
+    queue = DurableEventQueue()
+    yield queue
+    queue.delete()
+
+
+class DurableEventQueue:
+    """A durable queue bound to processed_images: like a real subscriber's, it keeps the
+    (persistent) events across a RabbitMQ restart. Read it once the jobs are done."""
+
+    def __init__(self) -> None:
+        from jobs.events import EXCHANGE, declare_exchange
+
+        self.name = f"photopipe-test-events-{uuid.uuid4().hex[:8]}"
+        with self._connect() as connection:
+            channel = connection.channel()
+            declare_exchange(channel)
+            channel.queue_declare(self.name, durable=True)
+            channel.queue_bind(self.name, EXCHANGE)
+
+    @staticmethod
+    def _connect() -> pika.BlockingConnection:
+        return pika.BlockingConnection(pika.URLParameters(os.environ["RABBITMQ_URL"]))
+
+    def drain(self) -> list[dict]:
+        """Every event received so far (removed from the queue)."""
+        import json
+
+        events = []
+        with self._connect() as connection:
+            channel = connection.channel()
+            while True:
+                method, _props, body = channel.basic_get(self.name, auto_ack=True)
+                if method is None:
+                    return events
+                events.append(json.loads(body))
+
+    def delete(self) -> None:
+        with self._connect() as connection:
+            connection.channel().queue_delete(self.name)
 
 
 class EventQueue:
