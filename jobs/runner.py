@@ -10,6 +10,7 @@ from dramatiq.middleware import TimeLimit, TimeLimitExceeded
 import processing
 from jobs import leases, redelivery, services, stages, storage
 from jobs.models import Job
+from jobs.stage_work import WorkControl
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,9 @@ class MissingInput(Exception):
 
 # Failures that retrying cannot fix: the job fails at once, with the reason.
 PERMANENT = (processing.ImageError, processing.InvalidStep, MissingInput)
+# Heavy work gets its own deadline this long before Dramatiq's time limit, so the child doing
+# it is killed by us (TimeLimit checks only once a second and cannot interrupt a C call).
+DEADLINE_MARGIN_S = 2.0
 
 
 def run_stage(job_id: str, stage_name: str) -> None:
@@ -41,7 +45,16 @@ def run_stage(job_id: str, stage_name: str) -> None:
     with leases.attempt_in_flight(stage_run):
         try:
             job = Job.objects.get(pk=job_id)
-            output = stage.work(job, _read_input(job, stage.name))
+            output = stage.work(job, _read_input(job, stage.name), _control(job, stage))
+        except processing.WorkCancelled:
+            _disarm_time_limit()
+            logger.info("job %s: %s stopped, the job was cancelled", job_id, stage.name)
+            return  # job_cancel closed the attempt; nothing to record
+        except processing.WorkTimedOut:
+            _disarm_time_limit()
+            reason = f"{stage.name} took longer than its time limit"
+            services.attempt_fail(stage_run=stage_run, reason=reason, permanent=False)
+            raise
         except PERMANENT as error:
             _disarm_time_limit()
             services.attempt_fail(stage_run=stage_run, reason=str(error), permanent=True)
@@ -59,6 +72,15 @@ def run_stage(job_id: str, stage_name: str) -> None:
         # completion, or a next-stage message lost after the commit).
         _disarm_time_limit()
         services.stage_complete(stage_run=stage_run, output=output)
+
+
+def _control(job: Job, stage: stages.Stage) -> WorkControl:
+    def stopped() -> bool:
+        """The job was cancelled, deleted or started a new run: this attempt is moot."""
+        return not Job.objects.filter(pk=job.pk, run=job.run, status__in=Job.ACTIVE).exists()
+
+    deadline_s = max(1.0, stage.time_limit() / 1000 - DEADLINE_MARGIN_S)
+    return WorkControl(deadline_s=deadline_s, should_stop=stopped)
 
 
 def _read_input(job: Job, stage: str) -> bytes:

@@ -49,10 +49,14 @@ def job_submit(
 ) -> Job:
     """Store the original and create a queued job; the first stage is sent on commit.
 
-    Only probes the upload (header, never pixels). Raises processing.ImageError for a bad
-    upload, before anything is stored.
+    Only probes the upload (header, never pixels) and sizes the filter plan from it. Raises
+    processing.ImageError for a bad upload and processing.InvalidStep for a plan that would
+    make an image over the pixel limit or cost more than the work budget, before anything is
+    stored.
     """
-    info = processing.probe(data, upload_limits())
+    limits = upload_limits()
+    info = processing.probe(data, limits)
+    processing.check_plan(info.width, info.height, steps, limits)
     job_id = uuid.uuid4()
     key = storage.write_bytes(storage.original_key(job_id, processing.extension(info.format)), data)
     try:

@@ -1,13 +1,15 @@
 """What each stage does with its input image: call processing/, write its output.
 
-Each function takes the job and the bytes of the image it reads (the stage registry in
-jobs/stages.py says which image that is) and returns a StageOutput. No state changes here
+Each function takes the job, the bytes of the image it reads (the stage registry in
+jobs/stages.py says which image that is) and the attempt's WorkControl, and returns a
+StageOutput. No state changes here
 (services.py records them) and no database access; every function is safe to run twice for
 the same job because its output key is deterministic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,15 @@ class StageOutput:
     job_fields: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class WorkControl:
+    """How long an attempt may work and how it learns that it should stop (the job was
+    cancelled, deleted or reprocessed). Heavy work polls it and is killed when either fires."""
+
+    deadline_s: float
+    should_stop: Callable[[], bool] = lambda: False
+
+
 def _write_intermediate(job: Job, stage: str, image: Image) -> StageOutput:
     fmt = "PNG" if image.mode == "RGBA" else "JPEG"
     data = processing.encode(image, fmt, quality=INTERMEDIATE_QUALITY)
@@ -45,18 +56,22 @@ def _write_intermediate(job: Job, stage: str, image: Image) -> StageOutput:
     return StageOutput(output_key=key)
 
 
-def resize(job: Job, source: bytes) -> StageOutput:
+def resize(job: Job, source: bytes, control: WorkControl) -> StageOutput:
     image = processing.resize_bytes(source, limits=upload_limits())
     return _write_intermediate(job, "resize", image)
 
 
-def apply_filters(job: Job, source: bytes) -> StageOutput:
-    image = processing.open_image(source, limits=upload_limits())
-    image = processing.apply_steps(image, processing.validate_steps(job.steps))
+def apply_filters(job: Job, source: bytes, control: WorkControl) -> StageOutput:
+    # Heavy plans run in a child process that is killed at the deadline or when the job is
+    # stopped: a C call inside OpenCV cannot be interrupted any other way.
+    image = processing.run_filters(
+        source, processing.validate_steps(job.steps), deadline_s=control.deadline_s,
+        should_stop=control.should_stop, limits=upload_limits(),
+    )
     return _write_intermediate(job, "filters", image)
 
 
-def watermark(job: Job, source: bytes) -> StageOutput:
+def watermark(job: Job, source: bytes, control: WorkControl) -> StageOutput:
     image = processing.open_image(source, limits=upload_limits())
     options = processing.WatermarkOptions(text=settings.PHOTOPIPE["WATERMARK_TEXT"])
     marked = processing.watermark(image, options)
@@ -70,6 +85,6 @@ def watermark(job: Job, source: bytes) -> StageOutput:
     })
 
 
-def detect(job: Job, source: bytes) -> StageOutput:
+def detect(job: Job, source: bytes, control: WorkControl) -> StageOutput:
     image = processing.open_image(source, limits=upload_limits())
     return StageOutput(job_fields={"detections": processing.detect(image)})

@@ -6,7 +6,7 @@ time limit. Everything else reads this table: the actors (one per stage, jobs/ac
 services (a job's plan, what a finished stage records, what reprocessing forgets), the runner
 (which input to read), the admin and API (stage choices), the system checks and the docs.
 
-Adding a stage: write ``work(job, source) -> StageOutput`` in stage_work.py and add one
+Adding a stage: write ``work(job, source, control) -> StageOutput`` in stage_work.py and add one
 ``Stage(...)`` below, in plan order (docs/ARCHITECTURE.md has a worked example).
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from jobs import stage_work
-from jobs.stage_work import StageOutput
+from jobs.stage_work import StageOutput, WorkControl
 
 #: Input rules: read the uploaded original, or the output of the stage before in the plan.
 ORIGINAL = "original"
@@ -31,7 +31,7 @@ def _always(steps: Sequence[Any]) -> bool:
 @dataclass(frozen=True)
 class Stage:
     name: str
-    work: Callable[[Any, bytes], StageOutput]
+    work: Callable[[Any, bytes, WorkControl], StageOutput]
     #: ORIGINAL, PREVIOUS or the name of an earlier stage whose output this stage reads.
     reads: str = PREVIOUS
     #: Job fields set from StageOutput.job_fields when the stage finishes; reprocessing from

@@ -11,6 +11,8 @@ _MIDDLEWARE = [
     # Lets a stage see that its message is a redelivery (jobs.redelivery).
     "dramatiq.middleware.CurrentMessage",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    # Starts the killable children heavy filter plans run in (processing.run_filters).
+    "jobs.worker_boot.FilterIsolation",
 ]
 
 

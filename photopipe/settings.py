@@ -256,6 +256,12 @@ PHOTOPIPE = {
     "MAX_UPLOAD_BYTES": env.int("PHOTOPIPE_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024),
     "MAX_PIXELS": env.int("PHOTOPIPE_MAX_PIXELS", default=50_000_000),
     "MAX_FRAMES": env.int("PHOTOPIPE_MAX_FRAMES", default=1000),
+    # CPU budget of one job's filter steps, estimated from the plan before anything runs
+    # (processing.check_plan): milliseconds of one core. Refused at upload when over it.
+    "MAX_WORK_MS": env.int("PHOTOPIPE_MAX_WORK_MS", default=20_000),
+    # 1: keep damaged images (a cut JPEG, data that does not fill its frame) with grey filler
+    # instead of failing them.
+    "ACCEPT_DAMAGED": env.bool("PHOTOPIPE_ACCEPT_DAMAGED", default=False),
     "WATERMARK_TEXT": env("PHOTOPIPE_WATERMARK_TEXT", default="© Photopipe"),
     "OUTPUT_QUALITY": env.int("PHOTOPIPE_OUTPUT_QUALITY", default=85),
     # Dramatiq-level retries for transient errors (storage, database, network).

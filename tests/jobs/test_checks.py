@@ -32,7 +32,7 @@ def test_the_reaper_must_wait_longer_than_a_stage_may_run(settings):
 
 
 def test_a_stage_writing_an_unknown_job_field_is_an_error(monkeypatch):
-    broken = stages.Stage("sepia", lambda job, source: StageOutput(), writes=("tint",))
+    broken = stages.Stage("sepia", lambda job, source, control: StageOutput(), writes=("tint",))
     monkeypatch.setattr(stages, "STAGES", (*stages.STAGES, broken))
     (error,) = checks.stage_registry()
     assert error.id == "photopipe.E003" and "tint" in error.msg
