@@ -5,7 +5,6 @@ exists; send_on_commit sends only once the data is visible (and never if the tra
 back). The broker maps names to actors, so nothing here imports the actors module.
 """
 
-from functools import partial
 from typing import Any
 
 import dramatiq
@@ -13,8 +12,14 @@ from django.db import transaction
 
 
 def send_on_commit(actor_name: str, *args: Any) -> None:
+    # A named function, not a functools.partial: Django logs a robust callback's __qualname__
+    # when it raises, and a partial has none (the logging itself would then fail the request).
+    def send() -> None:
+        send_now(actor_name, *args)
+
+    send.__qualname__ = f"send_on_commit({actor_name!r})"
     # robust: if the broker is down the commit still stands; the reaper re-sends later.
-    transaction.on_commit(partial(send_now, actor_name, *args), robust=True)
+    transaction.on_commit(send, robust=True)
 
 
 def send_now(actor_name: str, *args: Any) -> None:

@@ -17,11 +17,10 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 import requests
 from django.core.files.storage import default_storage
-from rest_framework.test import APIClient
 
 from jobs import storage
 from jobs.models import Job, StageRun
-from tests.integration.conftest import wait_for_terminal
+from tests.integration.conftest import staff_api, wait_for_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -29,11 +28,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def _completed_job(image_bytes, name: str = "astronaut.png") -> dict:
     upload = io.BytesIO(image_bytes(name))
     upload.name = name
-    accepted = APIClient().post("/api/v1/jobs/", {"file": upload}, format="multipart")
+    accepted = staff_api().post("/api/v1/jobs/", {"file": upload}, format="multipart")
     assert accepted.status_code == 202, accepted.content
     job = wait_for_terminal(accepted.json()["id"])
     assert job.status == Job.Status.COMPLETED, job.error
-    return APIClient().get(f"/api/v1/jobs/{job.pk}/").json()
+    return staff_api().get(f"/api/v1/jobs/{job.pk}/").json()
 
 
 def sigv4_signature_is_valid(url: str, secret: str) -> bool:
@@ -100,7 +99,7 @@ def test_presigned_links_serve_the_images_and_delete_removes_every_object(
 
     prefix = storage.job_prefix(job.pk)
     assert sorted(default_storage.listdir(prefix)[1]) == ["resize.jpg", "result.jpg"]
-    assert APIClient().delete(f"/api/v1/jobs/{job.pk}/").status_code == 204
+    assert staff_api().delete(f"/api/v1/jobs/{job.pk}/").status_code == 204
     assert default_storage.listdir(prefix) == ([], [])
     assert not default_storage.exists(job.original_key)
     assert not Job.objects.filter(pk=job.pk).exists()
@@ -126,7 +125,7 @@ def test_presigned_links_are_signed_for_the_public_endpoint(worker, image_bytes,
         rewritten = link.replace(public, settings.AWS_S3_ENDPOINT_URL)
         assert not sigv4_signature_is_valid(rewritten, settings.AWS_SECRET_ACCESS_KEY)
     finally:
-        assert APIClient().delete(f"/api/v1/jobs/{detail['id']}/").status_code == 204
+        assert staff_api().delete(f"/api/v1/jobs/{detail['id']}/").status_code == 204
 
 
 def test_the_endpoint_refuses_tampered_and_expired_links(worker, image_bytes, settings):
@@ -141,4 +140,4 @@ def test_the_endpoint_refuses_tampered_and_expired_links(worker, image_bytes, se
         time.sleep(2)
         assert requests.get(link, timeout=10).status_code == 403
     finally:
-        assert APIClient().delete(f"/api/v1/jobs/{detail['id']}/").status_code == 204
+        assert staff_api().delete(f"/api/v1/jobs/{detail['id']}/").status_code == 204

@@ -15,7 +15,6 @@ from datetime import datetime
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 import processing
 from jobs import services
@@ -26,6 +25,7 @@ from tests.integration.conftest import (
     purge_queues,
     rabbitmqctl,
     services_sh,
+    staff_api,
     wait_for_terminal,
 )
 
@@ -186,7 +186,7 @@ def disk_alarm():
 def _upload(data: bytes, name: str):
     upload = io.BytesIO(data)
     upload.name = name
-    return APIClient().post("/api/v1/jobs/", {"file": upload}, format="multipart")
+    return staff_api().post("/api/v1/jobs/", {"file": upload}, format="multipart")
 
 
 def test_uploads_answer_fast_while_rabbitmq_blocks_publishing_and_complete_after(

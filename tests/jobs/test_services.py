@@ -256,3 +256,17 @@ def test_stuck_jobs_are_resumed(submit, django_capture_on_commit_callbacks):
         resumed = reaper.jobs_resume_stuck(older_than=timedelta(minutes=10))
     assert resumed == [str(job.pk)] and len(sent) == 1
     assert reaper.jobs_resume_stuck(older_than=timedelta(minutes=10)) == []
+
+
+def test_a_send_the_broker_refuses_after_the_commit_keeps_the_job(
+    submit, django_capture_on_commit_callbacks, caplog
+):
+    """The upload's commit stands when the broker refuses (the reaper re-sends later), and the
+    refusal is logged with the callback's name rather than failing the request."""
+    with (
+        mock.patch("jobs.queueing.send_now", side_effect=ConnectionError("broker blocked")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        job = submit()
+    assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
+    assert "send_on_commit('resize')" in caplog.text and "broker blocked" in caplog.text
