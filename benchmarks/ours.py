@@ -13,16 +13,13 @@ from PIL import Image
 
 from processing.detect import detect
 from processing.encode import encode as _encode
+from processing.pipeline import run_steps
 from processing.resize import resize_bytes
 from processing.watermark import WatermarkOptions
 from processing.watermark import watermark as _watermark
 
 OPTIONS = WatermarkOptions()
 
-try:
-    from processing.pipeline import run_steps
-except ImportError:  # the pipeline module is written separately; compose the stages meanwhile
-    run_steps = None
 
 
 def decode_resize(data: bytes) -> Image.Image:
@@ -43,12 +40,7 @@ def encode(image: Image.Image) -> bytes:
 
 def chain(data: bytes) -> bytes:
     """resize + watermark + detect + encode."""
-    if run_steps is not None:
-        return run_steps(data, watermark_options=OPTIONS).data
-    resized = decode_resize(data)
-    marked = watermark(resized)
-    detect_all(resized)
-    return encode(marked)
+    return run_steps(data, watermark_options=OPTIONS).data
 
 
 def warm_up(data: bytes) -> None:

@@ -23,8 +23,9 @@ from .errors import InvalidStep
 from .limits import DEFAULT_LIMITS, Limits, format_megapixels
 
 MAX_STEPS = 20
-# CPU-heavy steps take up to ~3 s each on a 1024 px image and cannot be interrupted inside
-# OpenCV or Pillow: a few per job keeps a stage far inside its time limit.
+# CPU-heavy steps (cpu_heavy below) cost seconds on a 1024 px image, where the others cost
+# milliseconds; their exact estimate is each filter's `cost` rule (processing.plan budgets a
+# job on it). A few per job keeps a stage far inside its time limit.
 MAX_HEAVY_STEPS = 3
 
 FilterFn = Callable[[Image.Image, dict[str, Any]], Image.Image]
@@ -80,8 +81,8 @@ class FilterSpec:
     params: tuple[Param, ...] = ()
     keeps_alpha: bool = True  # True: filter RGB, keep alpha. False: geometric, alpha moves too
     check: CheckFn | None = None  # cross-parameter rules; returns an error message or None
-    # Published in the catalogue: a step that costs ~0.1-1 s of CPU on a 1024 px image rather
-    # than milliseconds, so clients know what makes a job slow.
+    # Published in the catalogue: a step whose `cost` is seconds rather than milliseconds on
+    # a 1024 px image, so clients know what makes a job slow.
     cpu_heavy: bool = False
     # Required, with no default, so that no filter can be added without saying what it does to
     # the image's size and what it costs: the plan check (processing.plan) relies on both.

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .detect import detect as run_detectors
 from .encode import encode, normalise_format
 from .filters import Step, apply_steps, validate_steps
 from .limits import DEFAULT_LIMITS, Limits
@@ -49,10 +50,6 @@ def run_steps(
     resized = resize_bytes(data, box, limits)
     detections: dict[str, Any] = {}
     if detect:
-        # Imported here: detection pulls in heavy optional libraries (MediaPipe, OpenCV) that
-        # the other stages never need.
-        from processing.detect import detect as run_detectors
-
         detections = run_detectors(resized)
     image = apply_steps(resized, validated, limits=limits) if validated else resized
     if watermark_options is not None:

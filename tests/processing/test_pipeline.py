@@ -87,7 +87,7 @@ def test_detection_sees_the_resized_photo_before_filters_and_watermark(
         seen.append(image.copy())
         return {"faces": [], "labels": ["fake"]}
 
-    monkeypatch.setattr(sys.modules["processing.detect"], "detect", fake_detect)
+    monkeypatch.setattr(sys.modules["processing.pipeline"], "run_detectors", fake_detect)
     result = run_steps(big_jpeg, steps=validate_steps(["invert"]))
     assert result.detections == {"faces": [], "labels": ["fake"]}
     (image,) = seen
