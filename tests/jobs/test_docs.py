@@ -24,3 +24,10 @@ def test_the_architecture_table_says_what_each_stage_writes():
         row = next(line for line in text.splitlines() if line.startswith(f"| `{stage.name}` |"))
         for field in stage.writes:
             assert f"`{field}`" in row, (stage.name, field)
+
+
+def test_the_api_reference_is_generated_from_the_current_schema():
+    from jobs.management.commands.api_doc import render
+
+    committed = (DOCS / "API.md").read_text()
+    assert committed == render(), "docs/API.md is out of date: run python manage.py api_doc"
