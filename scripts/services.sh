@@ -74,7 +74,8 @@ EOF
 
 ensure_packages() {
   local missing=() pkg
-  for pkg in postgresql rabbitmq-server; do
+  # curl and jq: the README's examples, which tests/integration/test_readme.py runs as written.
+  for pkg in postgresql rabbitmq-server curl jq; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   ((${#missing[@]} == 0)) && return
