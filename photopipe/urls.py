@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from jobs.api.docs import RedocView, SwaggerView
 from jobs.downloads import signed_file
 from photopipe import health
 
@@ -11,6 +12,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("jobs.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Swagger UI and Redoc, their assets from drf-spectacular-sidecar (static files, no CDN).
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
     # Probes for load balancers and orchestrators: no authentication, no trailing slash.
     path("healthz", health.healthz, name="healthz"),
