@@ -235,7 +235,12 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Photopipe API",
-    "DESCRIPTION": "Asynchronous photo processing: upload, poll, download.",
+    "DESCRIPTION": (
+        "Asynchronous photo processing: upload, poll, download. Send `Authorization: Token "
+        "<key>`. Every error is JSON: `{\"detail\": ..., \"code\": ...}`, or a map from each bad "
+        "field or query parameter to its messages (400). Any route may answer 500 "
+        "(`{\"detail\": \"Server error.\", \"code\": \"server_error\"}`) on an unexpected fault."
+    ),
     "VERSION": "1.0.0",
     # The schema is served like the rest of the API, not to anyone (drf-spectacular's default).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
