@@ -18,6 +18,11 @@ from django.db.models.expressions import RawSQL
 
 from jobs.models import Job
 
+
+class NotDetectedYet(Exception):
+    """The job has no perceptual hash: its detect stage has not run (a 409 in the API)."""
+
+
 #: The largest distance a client may ask for: over this, unrelated photos match (different
 #: photos are 26-38 bits apart, processing/detectors/phash.py).
 MAX_DISTANCE = 24

@@ -226,7 +226,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "jobs.api.schema.PhotopipeAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "jobs.api.parsers.BoundedJSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "jobs.api.parsers.CheckedMultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",

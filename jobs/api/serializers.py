@@ -60,23 +60,6 @@ class StepsField(serializers.Field):
         return value
 
 
-MAX_FILE_NAME = 255
-
-
-def check_file_name(name: str) -> None:
-    """The name is stored with the job and sent back in download headers: it must be text
-    of a sane length. (Django decodes a multipart file name that is not UTF-8 with
-    replacement characters, and cuts it to its last path component.)"""
-    if len(name) > MAX_FILE_NAME:
-        raise serializers.ValidationError(
-            f"the file name is {len(name)} characters long; at most {MAX_FILE_NAME}"
-        )
-    if "\ufffd" in name or any(ord(char) < 32 or ord(char) == 127 for char in name):
-        raise serializers.ValidationError(
-            "the file name is not valid UTF-8 text (or holds control characters)"
-        )
-
-
 class JobCreateSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The image: JPEG, PNG, WebP, GIF or TIFF.")
     steps = StepsField(
@@ -103,7 +86,6 @@ class JobCreateSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate_file(self, upload: Any) -> bytes:
-        check_file_name(getattr(upload, "name", "") or "")
         # Read one byte past the limit: enough for probe() to say "too large" without ever
         # holding more than the limit in memory.
         limit = settings.PHOTOPIPE["MAX_UPLOAD_BYTES"]

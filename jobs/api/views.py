@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,12 +28,6 @@ from jobs.limits import upload_limits
 from jobs.models import Job
 from jobs.quotas import quota_check_upload
 from jobs.selectors import jobs_visible_to
-
-
-class NotDetectedYet(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "not_detected_yet"
-
 
 _JOB_EXAMPLE = {
     "id": "6f2d3c1e-8a41-4b8e-9a55-0d7c2f1b9e10",
@@ -177,7 +171,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         job = self.get_object()
         distance = _distance(request)
         if job.phash is None:
-            raise NotDetectedYet(
+            raise similarity.NotDetectedYet(
                 f"the job has no perceptual hash yet: its detect stage has not run (it is "
                 f"{job.status})"
             )
