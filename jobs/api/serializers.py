@@ -76,14 +76,21 @@ class JobCreateSerializer(serializers.Serializer):
         "or fails. Public http(s) addresses only; needs an account.",
     )
 
+    #: The form field that carries the image (the compatibility routes name it otherwise).
+    file_field = "file"
+
     def to_internal_value(self, data: Any) -> Any:
-        # A form may repeat a field; DRF would read the last `file` and drop the others.
-        files = data.getlist("file") if hasattr(data, "getlist") else []
+        # A form may repeat a field; DRF would read the last one and drop the others.
+        name = self.file_field
+        files = data.getlist(name) if hasattr(data, "getlist") else []
         if len(files) > 1:
-            raise serializers.ValidationError({"file": [
-                f"Upload exactly one file in the field 'file'; this request has {len(files)}."
+            raise serializers.ValidationError({name: [
+                f"Upload exactly one file in the field '{name}'; this request has {len(files)}."
             ]})
-        return super().to_internal_value(data)
+        value = super().to_internal_value(data)
+        if name != "file":
+            value["file"] = value.pop(name)
+        return value
 
     def validate_file(self, upload: Any) -> bytes:
         # Read one byte past the limit: enough for probe() to say "too large" without ever

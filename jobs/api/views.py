@@ -105,7 +105,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         if self.action == "create":
             # Before super().initial(): its CSRF check would parse (and spool) the whole body.
-            _refuse_oversized_body(request)
+            refuse_oversized_body(request)
         super().initial(request, *args, **kwargs)
         # After authentication: a refused parameter is no hint to who may not call at all.
         refuse_unknown_params(request, self._query_params_read())
@@ -124,17 +124,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         "steps, output_format and webhook_url. Answers 202 at once; the stages run in workers.",
     )
     def create(self, request: Request) -> Response:
-        upload = self.get_serializer(data=request.data)
-        upload.is_valid(raise_exception=True)
-        quota_check_upload(user=request.user, upload_bytes=len(upload.validated_data["file"]))
-        job = services.job_submit(
-            data=upload.validated_data["file"],
-            filename=getattr(request.data.get("file"), "name", ""),
-            steps=upload.validated_data["steps"],
-            output_format=upload.validated_data["output_format"],
-            webhook_url=upload.validated_data["webhook_url"],
-            owner=request.user,
-        )
+        job = submit_upload(request, self.get_serializer(data=request.data))
         return self._job_response(job, status.HTTP_202_ACCEPTED, created=True)
 
     @extend_schema(
@@ -203,6 +193,31 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response(data, status=code, headers=headers)
 
 
+def submit_upload(request: Request, upload: s.JobCreateSerializer) -> Job:
+    """Validate an upload form, check the caller's quota and submit the job (every upload
+    route: the jobs API and the compatibility routes)."""
+    upload.is_valid(raise_exception=True)
+    data = upload.validated_data["file"]
+    quota_check_upload(user=request.user, upload_bytes=len(data))
+    return services.job_submit(
+        data=data,
+        filename=getattr(request.data.get(upload.file_field), "name", ""),
+        steps=upload.validated_data["steps"],
+        output_format=upload.validated_data["output_format"],
+        webhook_url=upload.validated_data["webhook_url"],
+        owner=request.user,
+    )
+
+
+def refuse_oversized_body(request: Request) -> None:
+    """413 from Content-Length, before Django spools a huge body to disk to parse it."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    processing.check_byte_size(length - _FORM_OVERHEAD_BYTES, upload_limits())
+
+
 def _distance(request: Request) -> int:
     text = request.query_params.get("distance", str(similarity.DEFAULT_DISTANCE))
     if not (text.isascii() and text.isdigit() and int(text) <= similarity.MAX_DISTANCE):
@@ -214,15 +229,6 @@ def _distance(request: Request) -> int:
 
 # Room for the multipart envelope and the other form fields around the file itself.
 _FORM_OVERHEAD_BYTES = 64 * 1024
-
-
-def _refuse_oversized_body(request: Request) -> None:
-    """413 from Content-Length, before Django spools a huge body to disk to parse it."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return
-    processing.check_byte_size(length - _FORM_OVERHEAD_BYTES, upload_limits())
 
 
 def _download(download: Download) -> FileResponse:
