@@ -64,6 +64,16 @@ class Job(models.Model):
     result_width = models.PositiveIntegerField(null=True, blank=True)
     result_height = models.PositiveIntegerField(null=True, blank=True)
     detections = models.JSONField(null=True, blank=True)
+    # Facts of the detections in columns of their own, so the job list filters on them with
+    # an index (jobs/facts.py; written by the detect stage).
+    labels = models.JSONField(default=list, blank=True)
+    face_count = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    dominant_color = models.CharField(max_length=8, blank=True, db_index=True)
+    orientation = models.CharField(max_length=9, blank=True, db_index=True)
+    is_document = models.BooleanField(null=True, blank=True, db_index=True)
+    phash = models.BigIntegerField(
+        null=True, blank=True, db_index=True, help_text="64-bit perceptual hash, signed."
+    )
 
     error = models.TextField(blank=True)
     run = models.PositiveIntegerField(
@@ -81,7 +91,11 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "updated_at"])]
+        indexes = [
+            models.Index(fields=["status", "updated_at"]),
+            # A user's own list, newest first: the list every client asks for.
+            models.Index(fields=["owner", "-created_at"], name="jobs_owner_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"

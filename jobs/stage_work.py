@@ -18,6 +18,7 @@ from PIL.Image import Image
 
 import processing
 from jobs import storage
+from jobs.facts import facts_from_detections
 from jobs.limits import upload_limits
 
 if TYPE_CHECKING:
@@ -87,4 +88,5 @@ def watermark(job: Job, source: bytes, control: WorkControl) -> StageOutput:
 
 def detect(job: Job, source: bytes, control: WorkControl) -> StageOutput:
     image = processing.open_image(source, limits=upload_limits())
-    return StageOutput(job_fields={"detections": processing.detect(image)})
+    detections = processing.detect(image)
+    return StageOutput(job_fields={"detections": detections, **facts_from_detections(detections)})

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from jobs import stage_work
+from jobs import facts, stage_work
 from jobs.stage_work import StageOutput, WorkControl
 
 #: Input rules: read the uploaded original, or the output of the stage before in the plan.
@@ -66,7 +66,8 @@ STAGES: tuple[Stage, ...] = (
         summary="stamp the watermark and encode the result in the requested format",
     ),
     Stage(
-        "detect", stage_work.detect, reads="resize", writes=("detections",),
+        "detect", stage_work.detect, reads="resize",
+        writes=("detections", *facts.FACT_FIELDS),
         # Detection looks at the photo as resized, never the filtered or watermarked one.
         summary="faces, people, labels, colours and orientation, on the resized image",
     ),

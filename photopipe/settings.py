@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from botocore.config import Config
 
+from jobs.api import schema_components
 from photopipe.broker import dramatiq_broker_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "axes",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc assets, served locally (no CDN)
     "jobs.apps.JobsConfig",
 ]
 
@@ -221,20 +223,34 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "jobs.api.pagination.JobPagination",
     "PAGE_SIZE": env.int("PHOTOPIPE_PAGE_SIZE", default=20),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "jobs.api.schema.PhotopipeAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "jobs.api.parsers.BoundedJSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "jobs.api.parsers.CheckedMultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
 }
+
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Photopipe API",
-    "DESCRIPTION": "Asynchronous photo processing: upload, poll, download.",
+    "DESCRIPTION": (
+        "Asynchronous photo processing: upload, poll, download. Send `Authorization: Token "
+        "<key>`. Every error is JSON: `{\"detail\": ..., \"code\": ...}`, or a map from each bad "
+        "field or query parameter to its messages (400). Any route may answer 500 "
+        "(`{\"detail\": \"Server error.\", \"code\": \"server_error\"}`) on an unexpected fault."
+    ),
     "VERSION": "1.0.0",
     # The schema is served like the rest of the API, not to anyone (drf-spectacular's default).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Multipart uploads show as a file field, not one request body per parser.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": schema_components.COMPONENTS,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
 
 # The cache holds the API throttles' counters, so every API process must see the same one:

@@ -3,14 +3,27 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from jobs.api import compat
+from jobs.api.docs import RedocView, SwaggerView
 from jobs.downloads import signed_file
 from photopipe import health
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
     path("admin/", admin.site.urls),
+    # The seeds' routes (jobs/api/compat.py), before the API's own: the same jobs underneath.
+    path("api/v1/analyze", compat.AnalyzeView.as_view(), name="compat-analyze"),
+    path("api/v1/tasks/<str:pk>", compat.TaskView.as_view(), name="compat-task"),
+    path("api/process/", compat.ProcessView.as_view(), name="compat-process"),
+    path("upload", compat.UploadView.as_view(), name="compat-upload"),
+    path("upload/", compat.UploadSlashView.as_view(), name="compat-upload-slash"),
+    path("status/<str:pk>", compat.StatusView.as_view(), name="compat-status"),
+    path("status/<str:pk>/", compat.StatusSlashView.as_view(), name="compat-status-slash"),
     path("api/v1/", include("jobs.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Swagger UI and Redoc, their assets from drf-spectacular-sidecar (static files, no CDN).
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
     # Probes for load balancers and orchestrators: no authentication, no trailing slash.
     path("healthz", health.healthz, name="healthz"),

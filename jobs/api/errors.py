@@ -11,6 +11,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 import processing
 from jobs.models import IllegalTransition, ReprocessRefused
 from jobs.quotas import QuotaExceeded
+from jobs.similarity import NotDetectedYet
 
 _STATUS_FOR = {
     processing.ImageTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
@@ -21,6 +22,7 @@ _STATUS_FOR = {
     processing.InvalidStep: status.HTTP_400_BAD_REQUEST,
     IllegalTransition: status.HTTP_409_CONFLICT,
     ReprocessRefused: status.HTTP_400_BAD_REQUEST,
+    NotDetectedYet: status.HTTP_409_CONFLICT,
 }
 
 

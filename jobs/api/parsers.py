@@ -9,11 +9,15 @@ far below, so later code walking them cannot recurse deeply either.
 import codecs
 import json
 import math
+import re
+from collections import deque
 from typing import IO, Any
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
+from django.http.multipartparser import MultiPartParserError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import DataAndFiles, JSONParser, MultiPartParser, get_encoding
 
 # Deepest nesting accepted: a step list is 3 deep ([{"params": {...}}]).
 MAX_JSON_DEPTH = 32
@@ -94,3 +98,73 @@ class BoundedJSONParser(JSONParser):
             return loads_bounded(text)
         except ValueError as error:  # UnicodeDecodeError is a ValueError too
             raise ParseError(f"JSON parse error: {error}") from None
+
+
+# --- multipart: file names ---------------------------------------------------------------------
+
+#: Longest file name kept with a job (Job.original_name); Django would silently cut a longer
+#: one to this length, keeping the extension.
+MAX_FILE_NAME = 255
+_FILE_NAME = re.compile(rb'filename="([^"\r\n]*)')
+
+
+def file_name_problem(raw: bytes) -> str | None:
+    """What is wrong with a multipart file name as sent (None: nothing)."""
+    try:
+        name = raw.decode()
+    except UnicodeDecodeError:
+        return "the file name is not valid UTF-8 text"
+    if len(name) > MAX_FILE_NAME:
+        return f"the file name is {len(name)} characters long; at most {MAX_FILE_NAME}"
+    return None
+
+
+class _CheckedDjangoParser(DjangoMultiPartParser):
+    def sanitize_file_name(self, file_name: str) -> str | None:
+        # Seen here in full: UploadedFile would cut it to 255 characters without a word.
+        if len(file_name) > MAX_FILE_NAME:
+            raise ValidationError({"file": [file_name_problem(file_name.encode()) or ""]})
+        return super().sanitize_file_name(file_name)
+
+
+class _Recording:
+    """The request body as Django's parser reads it, keeping the last two chunks read, so a
+    parse error can be traced to the part header that caused it."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.recent: deque[bytes] = deque(maxlen=2)
+
+    def read(self, *args: Any) -> bytes:
+        data = self._stream.read(*args)
+        self.recent.append(data)
+        return data
+
+
+class CheckedMultiPartParser(MultiPartParser):
+    """DRF's MultiPartParser, with a 400 about the file name when the name is the problem.
+
+    Django drops a part header that is not UTF-8 and refuses one over 1 KiB; either way the
+    client got "Request max total header size exceeded", which names no culprit. A name too
+    long for the job is refused here too, instead of being cut.
+    """
+
+    def parse(self, stream: IO[bytes], media_type: str | None = None,
+              parser_context: dict | None = None) -> DataAndFiles:
+        parser_context = parser_context or {}
+        request = parser_context["request"]
+        meta = request.META.copy()
+        meta["CONTENT_TYPE"] = media_type
+        recording = _Recording(stream)
+        try:
+            parser = _CheckedDjangoParser(
+                meta, recording, request.upload_handlers, get_encoding(parser_context)
+            )
+            data, files = parser.parse()
+        except MultiPartParserError as exc:
+            for raw in _FILE_NAME.findall(b"".join(recording.recent)):
+                problem = file_name_problem(raw)
+                if problem:
+                    raise ValidationError({"file": [problem]}) from None
+            raise ParseError(f"Multipart form parse error - {exc}") from None
+        return DataAndFiles(data, files)

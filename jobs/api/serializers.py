@@ -76,6 +76,22 @@ class JobCreateSerializer(serializers.Serializer):
         "or fails. Public http(s) addresses only; needs an account.",
     )
 
+    #: The form field that carries the image (the compatibility routes name it otherwise).
+    file_field = "file"
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A form may repeat a field; DRF would read the last one and drop the others.
+        name = self.file_field
+        files = data.getlist(name) if hasattr(data, "getlist") else []
+        if len(files) > 1:
+            raise serializers.ValidationError({name: [
+                f"Upload exactly one file in the field '{name}'; this request has {len(files)}."
+            ]})
+        value = super().to_internal_value(data)
+        if name != "file":
+            value["file"] = value.pop(name)
+        return value
+
     def validate_file(self, upload: Any) -> bytes:
         # Read one byte past the limit: enough for probe() to say "too large" without ever
         # holding more than the limit in memory.
@@ -179,7 +195,17 @@ class JobSummarySerializer(JobSerializer):
         read_only_fields = fields
 
     def get_labels(self, job: Job) -> list[str]:
-        return (job.detections or {}).get("labels", [])
+        return job.labels
+
+
+class SimilarJobSerializer(JobSummarySerializer):
+    distance = serializers.IntegerField(
+        read_only=True, help_text="Bits (of 64) in which the perceptual hashes differ."
+    )
+
+    class Meta(JobSummarySerializer.Meta):
+        fields = [*JobSummarySerializer.Meta.fields, "distance"]
+        read_only_fields = fields
 
 
 class ReprocessSerializer(serializers.Serializer):

@@ -1,37 +1,70 @@
 """Job endpoints. Thin: validate, call a service, serialize."""
 
-import django_filters
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import processing
-from jobs import retention, services
+from jobs import retention, services, similarity
 from jobs.api import serializers as s
+from jobs.api.filters import PAGE_PARAMS, JobFilter, refuse_unknown_params
 from jobs.api.renderers import AnyMediaRenderer
+from jobs.api.schema import errors
 from jobs.downloads import Download, download_of
 from jobs.limits import upload_limits
 from jobs.models import Job
 from jobs.quotas import quota_check_upload
 from jobs.selectors import jobs_visible_to
 
+_JOB_EXAMPLE = {
+    "id": "6f2d3c1e-8a41-4b8e-9a55-0d7c2f1b9e10",
+    "url": "http://127.0.0.1:8000/api/v1/jobs/6f2d3c1e-8a41-4b8e-9a55-0d7c2f1b9e10/",
+    "status": "queued", "stage": "resize", "failed_stage": None, "error": "",
+    "steps": [{"name": "grayscale", "params": {}}], "output_format": "JPEG",
+    "original": {"name": "astronaut.png", "format": "PNG", "width": 512, "height": 512,
+                 "bytes": 473831},
+    "result": None, "detections": None, "attempts": 0, "run": 1,
+    "created_at": "2026-12-01T10:00:00Z", "started_at": None, "finished_at": None,
+    "duration_seconds": None, "timeline": [],
+    "links": {"self": "http://127.0.0.1:8000/api/v1/jobs/6f2d3c1e-8a41-4b8e-9a55-0d7c2f1b9e10/",
+              "original": "http://127.0.0.1:8000/files/eyJqb2Ii.../", "result": None,
+              "reprocess": "http://127.0.0.1:8000/api/v1/jobs/6f2d.../reprocess/",
+              "cancel": "http://127.0.0.1:8000/api/v1/jobs/6f2d.../cancel/"},
+}
 
-class JobFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+_UPLOAD_RESPONSES = {
+    202: OpenApiResponse(
+        s.JobSerializer, description="Accepted: the job is queued; poll its url.",
+        examples=[OpenApiExample("queued", value=_JOB_EXAMPLE, response_only=True,
+                                 status_codes=["202"])],
+    ),
+    **errors(413, 415),
+}
 
-    class Meta:
-        model = Job
-        fields = ["status", "stage"]
+_DISTANCE = OpenApiParameter(
+    "distance", int, description="Most bits (of 64) a near-duplicate's perceptual hash may "
+    f"differ in, 0-{similarity.MAX_DISTANCE}.", default=similarity.DEFAULT_DISTANCE,
+)
 
 
+@extend_schema_view(
+    list=extend_schema(description="Your jobs (staff: everyone's), newest first, paginated. "
+                       "Any query parameter that is not a filter below is a 400."),
+    retrieve=extend_schema(description="A job: status, current stage, timeline, detections."),
+)
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Photo jobs: upload an image (POST, multipart field `file`), then poll and download.
 
@@ -44,6 +77,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     # What an anonymous client may do when PHOTOPIPE_ANONYMOUS=by-id (permissions.py): upload,
     # then read and download a job whose id it knows. Any other action is for users only.
     anonymous_actions = frozenset({"create", "retrieve", "result", "original"})
+    # Every action refuses query parameters it does not read (400 naming them).
+    strict_query_params = True
 
     def get_queryset(self) -> QuerySet[Job]:
         # The one ownership rule of every action, present and future: another user's job is
@@ -60,30 +95,41 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             "reprocess": s.ReprocessSerializer,
             "cancel": s.EmptySerializer,
             "list": s.JobSummarySerializer,
+            "similar": s.SimilarJobSerializer,
         }.get(self.action, s.JobSerializer)
 
-    @extend_schema(request=s.JobCreateSerializer, responses={202: s.JobSerializer})
+    def filter_queryset(self, queryset: QuerySet[Job]) -> QuerySet[Job]:
+        # Filters narrow the list; get_object() on the other actions must not apply them.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         if self.action == "create":
             # Before super().initial(): its CSRF check would parse (and spool) the whole body.
-            _refuse_oversized_body(request)
+            refuse_oversized_body(request)
         super().initial(request, *args, **kwargs)
+        # After authentication: a refused parameter is no hint to who may not call at all.
+        refuse_unknown_params(request, self._query_params_read())
 
+    def _query_params_read(self) -> set[str]:
+        if self.action == "list":
+            return set(JobFilter.base_filters) | PAGE_PARAMS
+        if self.action == "similar":
+            return {"distance"} | PAGE_PARAMS
+        return set()
+
+    @extend_schema(
+        request={"multipart/form-data": s.JobCreateSerializer},
+        responses=_UPLOAD_RESPONSES,
+        description="Upload one image (multipart field `file`, exactly one) with optional "
+        "steps, output_format and webhook_url. Answers 202 at once; the stages run in workers.",
+    )
     def create(self, request: Request) -> Response:
-        upload = self.get_serializer(data=request.data)
-        upload.is_valid(raise_exception=True)
-        quota_check_upload(user=request.user, upload_bytes=len(upload.validated_data["file"]))
-        job = services.job_submit(
-            data=upload.validated_data["file"],
-            filename=getattr(request.data.get("file"), "name", ""),
-            steps=upload.validated_data["steps"],
-            output_format=upload.validated_data["output_format"],
-            webhook_url=upload.validated_data["webhook_url"],
-            owner=request.user,
-        )
+        job = submit_upload(request, self.get_serializer(data=request.data))
         return self._job_response(job, status.HTTP_202_ACCEPTED, created=True)
 
-    @extend_schema(request=s.ReprocessSerializer, responses={202: s.JobSerializer})
+    @extend_schema(
+        request=s.ReprocessSerializer, responses={202: s.JobSerializer, **errors(409)}
+    )
     @action(detail=True, methods=["post"])
     def reprocess(self, request: Request, pk: str) -> Response:
         params = self.get_serializer(data=request.data)
@@ -92,7 +138,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         job = services.job_reprocess(job_id=job.pk, from_stage=from_stage)
         return self._job_response(job, status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: s.JobSerializer})
+    @extend_schema(request=None, responses={200: s.JobSerializer, **errors(409)})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         job = services.job_cancel(job_id=self.get_object().pk)
@@ -104,6 +150,25 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         first)."""
         retention.job_delete(job_id=self.get_object().pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(parameters=[_DISTANCE], responses={
+        200: s.SimilarJobSerializer(many=True), **errors(409),
+    })
+    @action(detail=True, methods=["get"])
+    def similar(self, request: Request, pk: str) -> Response:
+        """Near-duplicates of this job among yours: jobs whose perceptual hash differs in at
+        most `distance` bits, nearest first (409 until the job's detect stage has run)."""
+        job = self.get_object()
+        distance = _distance(request)
+        if job.phash is None:
+            raise similarity.NotDetectedYet(
+                f"the job has no perceptual hash yet: its detect stage has not run (it is "
+                f"{job.status})"
+            )
+        jobs = similarity.jobs_similar_to(job, jobs_visible_to(request.user), distance)
+        page = self.paginate_queryset(jobs)
+        data = self.get_serializer(page, many=True).data
+        return self.get_paginated_response(data)
 
     @extend_schema(responses={(200, "image/*"): bytes})
     @action(detail=True, methods=["get"], renderer_classes=[AnyMediaRenderer])
@@ -128,17 +193,42 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response(data, status=code, headers=headers)
 
 
-# Room for the multipart envelope and the other form fields around the file itself.
-_FORM_OVERHEAD_BYTES = 64 * 1024
+def submit_upload(request: Request, upload: s.JobCreateSerializer) -> Job:
+    """Validate an upload form, check the caller's quota and submit the job (every upload
+    route: the jobs API and the compatibility routes)."""
+    upload.is_valid(raise_exception=True)
+    data = upload.validated_data["file"]
+    quota_check_upload(user=request.user, upload_bytes=len(data))
+    return services.job_submit(
+        data=data,
+        filename=getattr(request.data.get(upload.file_field), "name", ""),
+        steps=upload.validated_data["steps"],
+        output_format=upload.validated_data["output_format"],
+        webhook_url=upload.validated_data["webhook_url"],
+        owner=request.user,
+    )
 
 
-def _refuse_oversized_body(request: Request) -> None:
+def refuse_oversized_body(request: Request) -> None:
     """413 from Content-Length, before Django spools a huge body to disk to parse it."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return
     processing.check_byte_size(length - _FORM_OVERHEAD_BYTES, upload_limits())
+
+
+def _distance(request: Request) -> int:
+    text = request.query_params.get("distance", str(similarity.DEFAULT_DISTANCE))
+    if not (text.isascii() and text.isdigit() and int(text) <= similarity.MAX_DISTANCE):
+        raise ValidationError(
+            {"distance": [f"must be a whole number from 0 to {similarity.MAX_DISTANCE}"]}
+        )
+    return int(text)
+
+
+# Room for the multipart envelope and the other form fields around the file itself.
+_FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def _download(download: Download) -> FileResponse:

@@ -132,3 +132,19 @@ def media_root(settings, tmp_path) -> Callable[[], set[str]]:
         }
 
     return stored
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_api_statuses() -> Iterator[None]:
+    """Record every status an APIClient meets; test_openapi.py compares them with the schema."""
+    from tests.jobs import status_recorder
+
+    undo = status_recorder.install()
+    yield
+    undo()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The documented-vs-met status test runs after every other test of the session."""
+    last = [item for item in items if item.get_closest_marker("after_all_api_tests")]
+    items[:] = [item for item in items if item not in last] + last
