@@ -279,6 +279,9 @@ PHOTOPIPE = {
     # One delivery (resolve, connect, send, answer) gets this long in all, seconds.
     "WEBHOOK_DEADLINE_S": env.float("PHOTOPIPE_WEBHOOK_DEADLINE_S", default=10.0),
     "EMBEDDED_WORKER_THREADS": env.int("PHOTOPIPE_EMBEDDED_WORKER_THREADS", default=2),
+    # Embedded mode: how often the server picks up jobs another process (reprocess,
+    # resume_jobs) queued in the shared database, seconds (jobs/embedded.py).
+    "EMBEDDED_SWEEP_S": env.float("PHOTOPIPE_EMBEDDED_SWEEP_S", default=2.0),
     # Finished jobs older than this many days are deleted by the reaper (0 = keep forever).
     "RETENTION_DAYS": env.int("PHOTOPIPE_RETENTION_DAYS", default=0),
     # Lifetime of the signed download links in a job's `links` (S3 presigned or local).
