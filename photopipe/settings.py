@@ -59,10 +59,13 @@ INSTALLED_APPS = [
     "axes",
     "django_filters",
     "drf_spectacular",
+    "django_prometheus",
     "jobs.apps.JobsConfig",
 ]
 
 MIDDLEWARE = [
+    # First (and the After one near the end): request counts and latencies for /metrics.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,9 +74,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Just before axes so responses are counted.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
+# /metrics answers without touching the database at start-up.
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 ROOT_URLCONF = "photopipe.urls"
 WSGI_APPLICATION = "photopipe.wsgi.application"
@@ -139,6 +146,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The dashboard's own and vendored files (htmx, uPlot: static/vendor/README.md).
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Embedded mode serves static files without a collectstatic step (the image runs it).
+WHITENOISE_USE_FINDERS = env.bool("PHOTOPIPE_STATIC_FROM_FINDERS", default=True)
 
 # Storage: local files under var/media unless an S3 bucket is configured (MinIO in compose,
 # moto's S3 server in tests).

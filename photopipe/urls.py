@@ -3,17 +3,24 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from jobs import dashboard_views
 from jobs.downloads import signed_file
+from jobs.metrics_view import metrics
 from photopipe import health
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
     path("admin/", admin.site.urls),
+    # The live ops dashboard (staff only) and Prometheus metrics.
+    path("dashboard/", dashboard_views.page, name="dashboard"),
+    path("dashboard/panels/", dashboard_views.panels, name="dashboard-panels"),
+    path("dashboard/charts/", dashboard_views.charts, name="dashboard-charts"),
     path("api/v1/", include("jobs.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api-auth/", include("rest_framework.urls")),
     # Probes for load balancers and orchestrators: no authentication, no trailing slash.
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics, name="prometheus-django-metrics"),
     path("readyz", health.readyz, name="readyz"),
     # Signed, expiring download links of local files (embedded mode); no token needed.
     path("files/<str:token>/", signed_file, name="signed-file"),
