@@ -11,12 +11,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
 from django_dramatiq.models import Task
 
 from jobs import admin_display as show
@@ -296,9 +295,10 @@ class JobAdmin(admin.ModelAdmin):
             self.message_user(request, line, messages.WARNING)
 
 
-@require_POST
 def _operate(model_admin: JobAdmin, request: HttpRequest, object_id: Any,
              operation: str) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     if operation not in OPERATIONS:
         raise PermissionDenied(f"no such operation: {operation}")
     if not model_admin.has_operate_permission(request):
