@@ -142,7 +142,12 @@ def _unproxied(proxy: Any) -> dramatiq.Message:
 def _fresh(message: dramatiq.Message) -> dramatiq.Message:
     options = {k: v for k, v in message.options.items()
                if k not in ("retries", "traceback", "eta", "redis_message_id")}
-    return message.copy(queue_name=message.queue_name.removesuffix(".XQ"), options=options)
+    # Not message.copy(): it merges options, and the retry count must go.
+    return dramatiq.Message(
+        queue_name=message.queue_name.removesuffix(".XQ"), actor_name=message.actor_name,
+        args=message.args, kwargs=message.kwargs, options=options,
+        message_id=message.message_id, message_timestamp=message.message_timestamp,
+    )
 
 
 def _dead_letter(message: dramatiq.Message) -> DeadLetter:

@@ -195,7 +195,12 @@ os.environ.setdefault("dramatiq_queue_prefetch", str(PHOTOPIPE_PREFETCH))
 # Seconds a publish may wait while RabbitMQ blocks publishers (disk or memory alarm) before
 # it fails; Dramatiq tries up to 6 connections, so an upload answers within about 6x this.
 RABBITMQ_BLOCKED_TIMEOUT_S = env.float("PHOTOPIPE_BROKER_BLOCKED_TIMEOUT_S", default=1.0)
-DRAMATIQ_BROKER = dramatiq_broker_settings(RABBITMQ_URL, RABBITMQ_BLOCKED_TIMEOUT_S)
+# 1 in worker processes: Dramatiq's Prometheus middleware serves every worker process's
+# metrics on port $dramatiq_prom_port (docs/OPERATIONS.md, "Metrics").
+WORKER_METRICS = env.bool("PHOTOPIPE_WORKER_METRICS", default=False)
+DRAMATIQ_BROKER = dramatiq_broker_settings(
+    RABBITMQ_URL, RABBITMQ_BLOCKED_TIMEOUT_S, worker_metrics=WORKER_METRICS
+)
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 
 # Who may call the API anonymously: "off" (nobody) or "by-id" (upload, then read and download

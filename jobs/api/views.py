@@ -83,18 +83,31 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         )
         return self._job_response(job, status.HTTP_202_ACCEPTED, created=True)
 
-    @extend_schema(request=s.ReprocessSerializer, responses={202: s.JobSerializer})
-    @action(detail=True, methods=["post"])
+    @extend_schema(methods=["GET"], exclude=True)
+    @extend_schema(methods=["POST"], request=s.ReprocessSerializer,
+                   responses={202: s.JobSerializer})
+    @action(detail=True, methods=["get", "post"])
     def reprocess(self, request: Request, pk: str) -> Response:
+        if request.method == "GET":
+            return self._describe_action(
+                "POST here to run the job again from its first stage, or from `from_stage` "
+                "(the earlier stages' outputs are reused; failed and cancelled jobs keep "
+                "none, so they restart from the first)."
+            )
         params = self.get_serializer(data=request.data)
         params.is_valid(raise_exception=True)
         job, from_stage = self.get_object(), params.validated_data["from_stage"]
         job = services.job_reprocess(job_id=job.pk, from_stage=from_stage)
         return self._job_response(job, status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: s.JobSerializer})
-    @action(detail=True, methods=["post"])
+    @extend_schema(methods=["GET"], exclude=True)
+    @extend_schema(methods=["POST"], request=None, responses={200: s.JobSerializer})
+    @action(detail=True, methods=["get", "post"])
     def cancel(self, request: Request, pk: str) -> Response:
+        if request.method == "GET":
+            return self._describe_action(
+                "POST here to cancel the job while it is queued or processing."
+            )
         job = services.job_cancel(job_id=self.get_object().pk)
         return self._job_response(job, status.HTTP_200_OK)
 
@@ -120,6 +133,13 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def original(self, request: Request, pk: str) -> FileResponse:
         """Download the image as uploaded."""
         return _download(download_of(self.get_object(), "original"))
+
+    def _describe_action(self, what: str) -> Response:
+        """GET on an action: what a POST does, so the browsable API shows the action's form
+        under a description instead of a 405 (the job must still be visible: 404 if not)."""
+        job = self.get_object()
+        return Response({"detail": what, "job": str(job.pk), "status": job.status,
+                         "method": "POST"})
 
     def _job_response(self, job: Job, code: int, *, created: bool = False) -> Response:
         job = self.get_queryset().get(pk=job.pk)

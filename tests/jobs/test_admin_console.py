@@ -146,7 +146,7 @@ def test_dead_letters_are_listed_and_requeued(admin_client, stub_broker):
     message = dramatiq.get_broker().get_actor("deliver_webhook").message(
         "https://hooks.example.com/", {"job_id": "abc"}
     )
-    stub_broker.enqueue(message)
+    stub_broker.enqueue(message.copy(options={"retries": 8}))
     consumer = stub_broker.consume("webhooks")
     proxy = next(consumer)
     proxy.fail()
@@ -159,7 +159,9 @@ def test_dead_letters_are_listed_and_requeued(admin_client, stub_broker):
     admin_client.post(url, {"queue": "webhooks", "message_id": message.message_id})
     assert stub_broker.dead_letters == []
     (body,) = stub_broker.queues["webhooks"].queue
-    assert dramatiq.Message.decode(body).message_id == message.message_id
+    requeued = dramatiq.Message.decode(body)
+    assert requeued.message_id == message.message_id
+    assert "retries" not in requeued.options  # a fresh retry budget
 
 
 def test_webhook_deliveries_are_logged_and_can_be_redelivered(

@@ -84,3 +84,16 @@ def test_the_admin_shows_the_same_runs_as_the_api(submit, admin_client):
     first_attempt = StageRun.objects.get(job=job, run=1, stage="resize")
     started = first_attempt.started_at.strftime("%H:%M:%S.%f")[:-3]
     assert started in html  # milliseconds
+
+
+def test_the_browsable_api_action_pages_open_without_an_error(client_for, user, submit):
+    """GET on reprocess/cancel describes the action (200) with the form below it, not a 405."""
+    job = _run_all(submit())
+    browser = client_for(user)
+    for action, button in (("reprocess", "from_stage"), ("cancel", "POST")):
+        page = browser.get(f"/api/v1/jobs/{job.pk}/{action}/", HTTP_ACCEPT="text/html")
+        html = page.content.decode()
+        assert page.status_code == 200, action
+        assert "405" not in html and "not allowed" not in html.lower()
+        assert button in html and "POST here to" in html
+    assert Job.objects.get(pk=job.pk).run == 1  # a GET changes nothing
