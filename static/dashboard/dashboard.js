@@ -14,7 +14,7 @@
     const series = [data.t, data.completed, data.failed];
     if (throughput) { throughput.setData(series); return; }
     throughput = new uPlot({
-      width: width(holder), height: 220,
+      width: width(holder), height: 220, legend: { live: false },
       series: [{}, { label: "completed", stroke: "#15803d", fill: "rgba(21,128,61,.12)" },
                { label: "failed", stroke: "#b91c1c", fill: "rgba(185,28,28,.12)" }],
       axes: [{}, { label: "jobs / min" }],
@@ -27,14 +27,16 @@
     const x = stages.map((_, i) => i);
     const series = [x, stages.map(s => s.p50_ms), stages.map(s => s.p95_ms)];
     if (stagesChart) { stagesChart.setData(series); return; }
-    const bars = uPlot.paths.bars({ size: [0.35, 40], align: 0 });
+    const bars = (align) => uPlot.paths.bars({ size: [0.3, 40], align: align });
     stagesChart = new uPlot({
       width: width(el), height: 220,
       scales: { x: { time: false, range: [-0.5, stages.length - 0.5] },
                 y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-      series: [{}, { label: "p50", stroke: "#2563eb", fill: "rgba(37,99,235,.6)", paths: bars },
-               { label: "p95", stroke: "#f59e0b", fill: "rgba(245,158,11,.6)",
-                 paths: uPlot.paths.bars({ size: [0.35, 40], align: 1 }) }],
+      legend: { live: false },
+      series: [{}, { label: "p50", stroke: "#2563eb", fill: "rgba(37,99,235,.6)", paths: bars(-1),
+                     points: { show: false } },
+               { label: "p95", stroke: "#f59e0b", fill: "rgba(245,158,11,.6)", paths: bars(1),
+                 points: { show: false } }],
       axes: [{ splits: () => x, values: (u, splits) => splits.map(i => stages[i] ? stages[i].stage : "") },
              { label: "ms" }],
     }, series, el);
