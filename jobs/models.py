@@ -110,8 +110,10 @@ class Job(models.Model):
 
     @property
     def duration_seconds(self) -> float | None:
-        if self.finished_at:
-            return (self.finished_at - self.created_at).total_seconds()
+        """The current run's, from its first attempt to its end (a reprocessed job's earlier
+        runs and its time waiting in the queue are not counted)."""
+        if self.finished_at and self.started_at:
+            return max(0.0, (self.finished_at - self.started_at).total_seconds())
         return None
 
     # --- lifecycle: services.py calls these inside its transactions and saves the row -------
@@ -181,18 +183,23 @@ class StageRun(models.Model):
         RUNNING = "running"
         DONE = "done"
         FAILED = "failed"
+        CANCELLED = "cancelled"  # still running when its job was cancelled
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="stage_runs")
     run = models.PositiveIntegerField(default=1)
     stage = models.CharField(max_length=16)
     attempt = models.PositiveIntegerField()
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     worker = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     output_key = models.CharField(max_length=300, blank=True)
+    reused_from_run = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Not run again: its output was reused from this earlier run.",
+    )
 
     class Meta:
         ordering = ["started_at", "id"]
@@ -218,4 +225,4 @@ class StageRun(models.Model):
 def _elapsed_ms(start: datetime, end: datetime) -> int:
     return max(0, int((end - start).total_seconds() * 1000))
 
-from jobs.webhook_models import WebhookSecret  # noqa: E402,F401
+from jobs.webhook_models import WebhookDelivery, WebhookSecret  # noqa: E402,F401

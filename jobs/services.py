@@ -207,7 +207,7 @@ def job_cancel(*, job_id: str) -> Job:
     job.save()
     storage.delete_intermediates(job.pk)  # cancelled jobs keep no intermediates (issue 7)
     for running in StageRun.objects.filter(job=job, status=StageRun.Status.RUNNING):
-        running.close(StageRun.Status.FAILED, error="cancelled")
+        running.close(StageRun.Status.CANCELLED)
     return job
 
 
@@ -256,7 +256,8 @@ def _carry_over_done_runs(job: Job, *, before: str) -> None:
     ):
         reused = StageRun.objects.create(
             job=job, run=job.run, stage=old.stage, attempt=1, status=StageRun.Status.DONE,
-            duration_ms=0, worker="(reused from previous run)", output_key=old.output_key,
+            duration_ms=0, output_key=old.output_key,
+            reused_from_run=old.reused_from_run or old.run,  # the run that did the work
         )
         # No work was done in this run: it finished the moment it started.
         StageRun.objects.filter(pk=reused.pk).update(finished_at=reused.started_at)

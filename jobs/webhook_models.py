@@ -49,3 +49,32 @@ class WebhookSecret(models.Model):
         current.secret, current.created_at = new_secret(), timezone.now()
         current.save(update_fields=["secret", "created_at"])
         return current
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver a job's event to its webhook: the delivery log."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered"
+        FAILED = "failed"  # retried by the webhooks actor while its retries last
+        REFUSED = "refused"  # an address webhooks may not reach: never retried
+
+    job = models.ForeignKey(
+        "jobs.Job", on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    url = models.URLField(max_length=500)
+    event = models.CharField(max_length=32)
+    attempt = models.PositiveIntegerField(default=1, help_text="1 + the actor's retries.")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        app_label = "jobs"
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.url}: {self.outcome}"

@@ -50,6 +50,10 @@ USER_AGENT = "Photopipe-Webhooks/1"
 class DeliveryFailed(Exception):
     """The receiver did not take the event this time (network, deadline, non-2xx): retry."""
 
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code  # the receiver's answer, when there was one
+
 
 def allow_list() -> AllowList:
     return AllowList.parse(settings.PHOTOPIPE["WEBHOOK_ALLOW"])
@@ -70,15 +74,29 @@ def deliver_job_event(url: str, payload: dict[str, Any]) -> None:
     A refused address is final (logged, not retried); other failures raise so the actor
     retries them.
     """
+    from jobs.webhook_log import delivery_record  # the log imports the models
+
     job_id = payload.get("job_id", "?")
+    started = time.monotonic()
+
+    def log(outcome: str, **fields: Any) -> None:
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+        delivery_record(url=url, payload=payload, outcome=outcome, duration_ms=elapsed_ms,
+                        **fields)
+
     try:
         secret = WebhookSecret.for_job(job_id)
         if secret is None:
             raise WebhookRefused("the job has no owner whose secret could sign it")
-        deliver(url, payload, secret=secret)
+        status = deliver(url, payload, secret=secret)
     except WebhookRefused as refusal:
         logger.warning("webhook of job %s refused, not retried: %s", job_id, refusal)
+        log("refused", error=str(refusal))
         return
+    except DeliveryFailed as failure:
+        log("failed", status_code=failure.status_code, error=str(failure))
+        raise
+    log("delivered", status_code=status)
     logger.info("webhook of job %s delivered", job_id)
 
 
@@ -119,9 +137,10 @@ def deliver(
     if watchdog.fired:
         raise DeliveryFailed(f"no answer within the {budget:g} s deadline")
     if 300 <= status < 400:
-        raise DeliveryFailed(f"the receiver answered {status}: redirects are not followed")
+        raise DeliveryFailed(f"the receiver answered {status}: redirects are not followed",
+                             status)
     if not 200 <= status < 300:
-        raise DeliveryFailed(f"the receiver answered {status}")
+        raise DeliveryFailed(f"the receiver answered {status}", status)
     return status
 
 

@@ -16,7 +16,15 @@ _MIDDLEWARE = [
 ]
 
 
-def dramatiq_broker_settings(rabbitmq_url: str, blocked_timeout_s: float = 1.0) -> dict[str, Any]:
+# Worker metrics: counts and durations of every message, served with the jobs' own metrics
+# (jobs/metrics.py) from PROMETHEUS_MULTIPROC_DIR by a small HTTP server Dramatiq forks
+# (port $dramatiq_prom_port, 9191). docker/start-worker sets the directory up.
+_WORKER_METRICS = "dramatiq.middleware.prometheus.Prometheus"
+
+
+def dramatiq_broker_settings(
+    rabbitmq_url: str, blocked_timeout_s: float = 1.0, worker_metrics: bool = False
+) -> dict[str, Any]:
     """RabbitMQ with publisher confirms when a URL is given, else the in-process StubBroker."""
     if rabbitmq_url:
         return {
@@ -27,7 +35,7 @@ def dramatiq_broker_settings(rabbitmq_url: str, blocked_timeout_s: float = 1.0) 
                 "url": with_blocked_timeout(rabbitmq_url, blocked_timeout_s),
                 "confirm_delivery": True,
             },
-            "MIDDLEWARE": _MIDDLEWARE,
+            "MIDDLEWARE": _MIDDLEWARE + ([_WORKER_METRICS] if worker_metrics else []),
         }
     return {
         "BROKER": "dramatiq.brokers.stub.StubBroker",

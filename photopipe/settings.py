@@ -61,10 +61,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc assets, served locally (no CDN)
+    "django_prometheus",
     "jobs.apps.JobsConfig",
 ]
 
 MIDDLEWARE = [
+    # First (and the After one near the end): request counts and latencies for /metrics.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,9 +76,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Just before axes so responses are counted.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
+# /metrics answers without touching the database at start-up.
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 ROOT_URLCONF = "photopipe.urls"
 WSGI_APPLICATION = "photopipe.wsgi.application"
@@ -141,6 +148,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The dashboard's own and vendored files (htmx, uPlot: static/vendor/README.md).
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Embedded mode serves static files without a collectstatic step (the image runs it).
+WHITENOISE_USE_FINDERS = env.bool("PHOTOPIPE_STATIC_FROM_FINDERS", default=True)
 
 # Storage: local files under var/media unless an S3 bucket is configured (MinIO in compose,
 # moto's S3 server in tests).
@@ -186,7 +197,12 @@ os.environ.setdefault("dramatiq_queue_prefetch", str(PHOTOPIPE_PREFETCH))
 # Seconds a publish may wait while RabbitMQ blocks publishers (disk or memory alarm) before
 # it fails; Dramatiq tries up to 6 connections, so an upload answers within about 6x this.
 RABBITMQ_BLOCKED_TIMEOUT_S = env.float("PHOTOPIPE_BROKER_BLOCKED_TIMEOUT_S", default=1.0)
-DRAMATIQ_BROKER = dramatiq_broker_settings(RABBITMQ_URL, RABBITMQ_BLOCKED_TIMEOUT_S)
+# 1 in worker processes: Dramatiq's Prometheus middleware serves every worker process's
+# metrics on port $dramatiq_prom_port (docs/OPERATIONS.md, "Metrics").
+WORKER_METRICS = env.bool("PHOTOPIPE_WORKER_METRICS", default=False)
+DRAMATIQ_BROKER = dramatiq_broker_settings(
+    RABBITMQ_URL, RABBITMQ_BLOCKED_TIMEOUT_S, worker_metrics=WORKER_METRICS
+)
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 
 # Who may call the API anonymously: "off" (nobody) or "by-id" (upload, then read and download
@@ -295,6 +311,9 @@ PHOTOPIPE = {
     # One delivery (resolve, connect, send, answer) gets this long in all, seconds.
     "WEBHOOK_DEADLINE_S": env.float("PHOTOPIPE_WEBHOOK_DEADLINE_S", default=10.0),
     "EMBEDDED_WORKER_THREADS": env.int("PHOTOPIPE_EMBEDDED_WORKER_THREADS", default=2),
+    # Embedded mode: how often the server picks up jobs another process (reprocess,
+    # resume_jobs) queued in the shared database, seconds (jobs/embedded.py).
+    "EMBEDDED_SWEEP_S": env.float("PHOTOPIPE_EMBEDDED_SWEEP_S", default=2.0),
     # Finished jobs older than this many days are deleted by the reaper (0 = keep forever).
     "RETENTION_DAYS": env.int("PHOTOPIPE_RETENTION_DAYS", default=0),
     # Lifetime of the signed download links in a job's `links` (S3 presigned or local).

@@ -3,9 +3,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from jobs import dashboard_views
 from jobs.api import compat
 from jobs.api.docs import RedocView, SwaggerView
 from jobs.downloads import signed_file
+from jobs.metrics_view import metrics
 from photopipe import health
 
 urlpatterns = [
@@ -19,6 +21,10 @@ urlpatterns = [
     path("upload/", compat.UploadSlashView.as_view(), name="compat-upload-slash"),
     path("status/<str:pk>", compat.StatusView.as_view(), name="compat-status"),
     path("status/<str:pk>/", compat.StatusSlashView.as_view(), name="compat-status-slash"),
+    # The live ops dashboard (staff only) and Prometheus metrics.
+    path("dashboard/", dashboard_views.page, name="dashboard"),
+    path("dashboard/panels/", dashboard_views.panels, name="dashboard-panels"),
+    path("dashboard/charts/", dashboard_views.charts, name="dashboard-charts"),
     path("api/v1/", include("jobs.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI and Redoc, their assets from drf-spectacular-sidecar (static files, no CDN).
@@ -27,6 +33,7 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     # Probes for load balancers and orchestrators: no authentication, no trailing slash.
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics, name="prometheus-django-metrics"),
     path("readyz", health.readyz, name="readyz"),
     # Signed, expiring download links of local files (embedded mode); no token needed.
     path("files/<str:token>/", signed_file, name="signed-file"),

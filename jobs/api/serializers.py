@@ -13,6 +13,7 @@ from jobs.api.parsers import loads_bounded
 from jobs.downloads import signed_url
 from jobs.models import Job, StageRun
 from jobs.stages import ALL_STAGES
+from jobs.timeline import attempts_per_stage, job_runs
 
 # What StepsField accepts, for the OpenAPI schema (drf-spectacular cannot guess a custom field,
 # and says so in a warning that `check --deploy` counts).
@@ -123,7 +124,7 @@ class StageRunSerializer(serializers.ModelSerializer):
         model = StageRun
         fields = [
             "stage", "run", "attempt", "status", "started_at", "finished_at", "duration_ms",
-            "worker", "error",
+            "worker", "error", "reused_from_run",
         ]
 
 
@@ -133,6 +134,7 @@ class JobSerializer(serializers.ModelSerializer):
     original = serializers.SerializerMethodField()
     result = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
+    attempts = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -143,6 +145,24 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at", "duration_seconds", "timeline", "links",
         ]
         read_only_fields = fields
+
+    def to_representation(self, job: Job) -> dict[str, Any]:
+        data = super().to_representation(job)
+        request = self.context.get("request")
+        if request is not None and request.query_params.get("runs") == "all":
+            # Every run, newest first, as the admin shows them.
+            data["runs"] = [
+                {"run": run.run, "current": run.current,
+                 "timeline": StageRunSerializer(run.attempts, many=True).data}
+                for run in job_runs(job)
+            ]
+        return data
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"},
+                          "example": {"resize": 1, "watermark": 2, "detect": 1}})
+    def get_attempts(self, job: Job) -> dict[str, int]:
+        """Attempts at each stage in the current run (1 = done first time)."""
+        return attempts_per_stage(job)
 
     def get_failed_stage(self, job: Job) -> str | None:
         return job.stage if job.status == Job.Status.FAILED else None
@@ -162,8 +182,9 @@ class JobSerializer(serializers.ModelSerializer):
         }
 
     def get_timeline(self, job: Job) -> list[dict[str, Any]]:
-        runs = [run for run in job.stage_runs.all() if run.run == job.run]
-        return StageRunSerializer(runs, many=True).data
+        """The current run's attempts (``?runs=all`` adds ``runs``: every run)."""
+        (current,) = job_runs(job, every_run=False)
+        return StageRunSerializer(current.attempts, many=True).data
 
     def get_links(self, job: Job) -> dict[str, str | None]:
         request = self.context.get("request")

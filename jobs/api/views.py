@@ -9,8 +9,9 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
+    inline_serializer,
 )
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -60,10 +61,31 @@ _DISTANCE = OpenApiParameter(
 )
 
 
+# GET on an action answers what its POST does (the browsable API's page for the action).
+_ACTION_DESCRIPTION = extend_schema(
+    methods=["GET"], request=None,
+    responses={200: OpenApiResponse(
+        inline_serializer("ActionDescription", {
+            "detail": serializers.CharField(), "job": serializers.UUIDField(),
+            "status": serializers.CharField(), "method": serializers.CharField(),
+        }),
+        description="What a POST to this action does, for the job (no change is made).",
+    )},
+)
+
+_RUNS = OpenApiParameter(
+    "runs", str, enum=["all"], description="`all` adds `runs`: every run's timeline, newest "
+    "first (the default shows the current run only).",
+)
+
+
 @extend_schema_view(
     list=extend_schema(description="Your jobs (staff: everyone's), newest first, paginated. "
                        "Any query parameter that is not a filter below is a 400."),
-    retrieve=extend_schema(description="A job: status, current stage, timeline, detections."),
+    retrieve=extend_schema(
+        description="A job: status, current stage, timeline, detections.",
+        parameters=[_RUNS],
+    ),
 )
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Photo jobs: upload an image (POST, multipart field `file`), then poll and download.
@@ -115,6 +137,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             return set(JobFilter.base_filters) | PAGE_PARAMS
         if self.action == "similar":
             return {"distance"} | PAGE_PARAMS
+        if self.action == "retrieve":
+            return {"runs"}
         return set()
 
     @extend_schema(
@@ -127,20 +151,32 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         job = submit_upload(request, self.get_serializer(data=request.data))
         return self._job_response(job, status.HTTP_202_ACCEPTED, created=True)
 
-    @extend_schema(
-        request=s.ReprocessSerializer, responses={202: s.JobSerializer, **errors(409)}
-    )
-    @action(detail=True, methods=["post"])
+    @_ACTION_DESCRIPTION
+    @extend_schema(methods=["POST"], request=s.ReprocessSerializer,
+                   responses={202: s.JobSerializer, **errors(409)})
+    @action(detail=True, methods=["get", "post"])
     def reprocess(self, request: Request, pk: str) -> Response:
+        if request.method == "GET":
+            return self._describe_action(
+                "POST here to run the job again from its first stage, or from `from_stage` "
+                "(the earlier stages' outputs are reused; failed and cancelled jobs keep "
+                "none, so they restart from the first)."
+            )
         params = self.get_serializer(data=request.data)
         params.is_valid(raise_exception=True)
         job, from_stage = self.get_object(), params.validated_data["from_stage"]
         job = services.job_reprocess(job_id=job.pk, from_stage=from_stage)
         return self._job_response(job, status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: s.JobSerializer, **errors(409)})
-    @action(detail=True, methods=["post"])
+    @_ACTION_DESCRIPTION
+    @extend_schema(methods=["POST"], request=None,
+                   responses={200: s.JobSerializer, **errors(409)})
+    @action(detail=True, methods=["get", "post"])
     def cancel(self, request: Request, pk: str) -> Response:
+        if request.method == "GET":
+            return self._describe_action(
+                "POST here to cancel the job while it is queued or processing."
+            )
         job = services.job_cancel(job_id=self.get_object().pk)
         return self._job_response(job, status.HTTP_200_OK)
 
@@ -185,6 +221,13 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def original(self, request: Request, pk: str) -> FileResponse:
         """Download the image as uploaded."""
         return _download(download_of(self.get_object(), "original"))
+
+    def _describe_action(self, what: str) -> Response:
+        """GET on an action: what a POST does, so the browsable API shows the action's form
+        under a description instead of a 405 (the job must still be visible: 404 if not)."""
+        job = self.get_object()
+        return Response({"detail": what, "job": str(job.pk), "status": job.status,
+                         "method": "POST"})
 
     def _job_response(self, job: Job, code: int, *, created: bool = False) -> Response:
         job = self.get_queryset().get(pk=job.pk)

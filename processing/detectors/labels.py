@@ -16,6 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+#: Every label derive_labels can give (a deployment's own detectors may add others).
+DERIVED_LABELS = (
+    "face", "faces", "person", "people", "document", "dark", "bright", "blurry", "colorful",
+    "monochrome", "landscape", "portrait", "square",
+)
 DARK_BELOW = 0.25
 BRIGHT_ABOVE = 0.75
 COLORFUL_FROM = 59.0

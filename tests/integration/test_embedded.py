@@ -142,3 +142,31 @@ def test_jobs_left_unfinished_by_a_restart_are_resumed(
 ):
     job = _wait_until_finished(demo, f"{embedded_server}/api/v1/jobs/{job_left_by_a_restart}/")
     assert job["status"] == "completed", job
+
+
+def test_reprocess_command_beside_the_running_server_completes_the_job(
+    embedded_server, embedded_env, demo, image_bytes
+):
+    """The command's own in-process broker dies with it: the server's sweep must send it."""
+    upload = demo.post(
+        f"{embedded_server}/api/v1/jobs/",
+        files={"file": ("chelsea.png", image_bytes("chelsea.png"), "image/png")}, timeout=30,
+    )
+    first = _wait_until_finished(demo, upload.json()["url"])
+    assert first["status"] == "completed" and first["run"] == 1, first
+    done = subprocess.run(
+        [*MANAGE, "reprocess", first["id"], "--from-stage", "detect"], cwd=ROOT,
+        env=embedded_env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 job(s) requeued, 0 refused" in done.stdout
+    assert "left queued for the running server" in done.stdout
+    started = time.monotonic()
+    again = _wait_until_finished(demo, upload.json()["url"], timeout=30)
+    assert again["status"] == "completed" and again["run"] == 2, again
+    assert time.monotonic() - started < 15  # the sweep (every 2 s), not a restart
+    resumed = subprocess.run(
+        [*MANAGE, "resume_jobs", "--older-than", "0"], cwd=ROOT, env=embedded_env,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert resumed.returncode == 0 and "0 job(s) are queued or processing" in resumed.stdout

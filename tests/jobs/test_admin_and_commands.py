@@ -88,8 +88,9 @@ def test_reprocess_command_reports_jobs_it_cannot_requeue(submit):
 
 
 def test_resume_jobs_command_sweeps_once(
-    submit, capsys, stub_broker, django_capture_on_commit_callbacks
+    submit, capsys, stub_broker, django_capture_on_commit_callbacks, settings
 ):
+    settings.RABBITMQ_URL = "amqp://rabbitmq.invalid/"  # as beside RabbitMQ (the broker is a stub)
     job = submit()
     stub_broker.flush_all()  # the upload's own message is not what this test is about
     with django_capture_on_commit_callbacks(execute=True):

@@ -2,9 +2,10 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
 
+from jobs.models import Job
 from jobs.reaper import jobs_rebroadcast_unnotified, jobs_resume_stuck
 from jobs.retention import jobs_purge_expired
 
@@ -27,6 +28,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, older_than: int, every: int, **options) -> None:
+        if not settings.RABBITMQ_URL:
+            self._embedded(every)
+            return
         while True:
             if every:
                 close_old_connections()  # a long-lived loop: drop connections a restart killed
@@ -45,6 +49,21 @@ class Command(BaseCommand):
             if not every:
                 return
             time.sleep(every)
+
+    def _embedded(self, every: int) -> None:
+        """Embedded mode: a message sent from here would die with this process's in-process
+        broker, so nothing is sent; the server (make run) resumes jobs itself."""
+        waiting = Job.objects.filter(status__in=Job.ACTIVE).count()
+        self.stdout.write(
+            f"embedded mode: nothing is sent from here. The running server (make run) resumes "
+            f"unfinished jobs itself, at start and every "
+            f"{settings.PHOTOPIPE['EMBEDDED_SWEEP_S']:g} s; {waiting} job(s) are queued or "
+            "processing."
+        )
+        if every:
+            raise CommandError("--every is for the reaper service beside RabbitMQ; in embedded "
+                               "mode the server sweeps itself")
+        self._purge_expired(every)
 
     def _purge_expired(self, every: int) -> None:
         try:

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from dramatiq.brokers.stub import StubBroker
 
 from jobs.demo import DemoAccount, demo_account_ensure
+from jobs.embedded import HeldMessages, Sweeper
 from jobs.reaper import jobs_resume_stuck
 
 
@@ -24,6 +25,9 @@ class Command(BaseCommand):
         broker = dramatiq.get_broker()
         if not isinstance(broker, StubBroker):
             raise CommandError("run_embedded needs the in-process broker: unset RABBITMQ_URL")
+        # Before anything is sent: counts which jobs this process's broker holds a message for.
+        held = HeldMessages()
+        broker.add_middleware(held)
         # The dramatiq CLI emits process_boot; without it TimeLimit never starts its timer and
         # a pathological image could hold a worker thread forever.
         broker.emit_after("process_boot")
@@ -33,11 +37,19 @@ class Command(BaseCommand):
         worker.start()
         # Messages of the in-process broker die with the process: resume what a restart left.
         resumed = jobs_resume_stuck(older_than=timedelta(0))
-        self.stderr.write(f"embedded workers started; {len(resumed)} unfinished job(s) resumed")
+        # Jobs queued by another process (manage.py reprocess, resume_jobs) whose messages
+        # died with that process's own in-process broker: picked up every few seconds.
+        sweeper = Sweeper(held, settings.PHOTOPIPE["EMBEDDED_SWEEP_S"])
+        sweeper.start()
+        self.stderr.write(
+            f"embedded workers started; {len(resumed)} unfinished job(s) resumed; jobs queued "
+            f"by other processes are picked up every {sweeper.every_s:g} s"
+        )
         self._introduce(addrport, demo_account_ensure())
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
+            sweeper.stop()
             worker.stop(timeout=10_000)  # unfinished jobs are resumed on the next start
 
     def _introduce(self, addrport: str, demo: DemoAccount | None) -> None:
