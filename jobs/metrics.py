@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from jobs import dashboard, queue_stats
 from jobs.models import Job, StageRun
 from jobs.signals import job_failed, job_finished
 
@@ -76,8 +77,6 @@ class JobStateCollector(Collector):
             "photopipe_jobs", "photopipe_queue_messages", "photopipe_broker_up")]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from jobs import dashboard, queue_stats  # reads the database and the broker
-
         jobs = GaugeMetricFamily("photopipe_jobs", "Jobs by current status.", labels=["status"])
         try:
             for status, count in dashboard.jobs_by_status().items():

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import DatabaseError
 from dramatiq.middleware import CurrentMessage
 
+from jobs.events import event_payload
 from jobs.models import Job
 from jobs.queueing import send_now
 from jobs.webhook_models import WebhookDelivery
@@ -41,8 +42,6 @@ def delivery_record(
 def webhook_redeliver(*, job_id: Any) -> bool:
     """Send the job's current event to its webhook again (a fresh retry budget). False when
     the job has no webhook or has not finished."""
-    from jobs.events import event_payload  # the payload the receivers send
-
     job = Job.objects.get(pk=job_id)
     if not job.webhook_url or job.status not in Job.ANNOUNCED:
         return False

@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from standardwebhooks.webhooks import Webhook
 
+from jobs.webhook_log import delivery_record
 from jobs.webhook_models import WebhookSecret
 from jobs.webhook_targets import (
     AllowList,
@@ -74,8 +75,6 @@ def deliver_job_event(url: str, payload: dict[str, Any]) -> None:
     A refused address is final (logged, not retried); other failures raise so the actor
     retries them.
     """
-    from jobs.webhook_log import delivery_record  # the log imports the models
-
     job_id = payload.get("job_id", "?")
     started = time.monotonic()
 
