@@ -26,7 +26,13 @@ from typing import Any
 
 from benchmarks.e2e import baselines, procs, profile, report
 from benchmarks.e2e.load import Body, percentile
-from benchmarks.e2e.platform import ROOT, Embedded, RealStack, summarise_sequential
+from benchmarks.e2e.platform import (
+    ROOT,
+    Embedded,
+    RealStack,
+    base_env,
+    summarise_sequential,
+)
 
 DATA = ROOT / "benchmarks" / "data"
 WORK = ROOT / "var" / "bench-e2e"
@@ -149,6 +155,17 @@ def start_services() -> dict[str, str]:
     return found
 
 
+def stage_cpu(services_env: dict[str, str]) -> dict[str, float]:
+    """CPU per image of the submit and of each stage, run in one process on the same services
+    (benchmarks/e2e/stage_cpu.py): the plumbing without contention, beside chain_cpu_ms."""
+    env = {**base_env(), **services_env, "LOG_LEVEL": "WARNING"}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.e2e.stage_cpu", "--jobs", "20", "--json"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def real_stack(figures: dict, samples: dict, n: Counts, body: Body, mix: list[Body],
                with_profile: bool) -> None:
     started = time.perf_counter()
@@ -157,6 +174,8 @@ def real_stack(figures: dict, samples: dict, n: Counts, body: Body, mix: list[Bo
     figures["stack_start_s"] = time.perf_counter() - started
     try:
         stack.burst([body] * 4, clients=4)  # warm-up: MediaPipe loads on the first detect
+        figures["worker_rss_mb_after_warm_up"] = stack.worker_rss_mb()
+        figures.update(stage_cpu(services_env))
         single = stack.sequential([body] * n.single)
         samples["single_ms"] = [ms for _, ms in single]
         s = summarise_sequential(single)

@@ -69,10 +69,27 @@ def _markdown(f: dict[str, Any], targets: list, plots: list[str]) -> str:
         *[f"| {name} | {value} |" for name, value in cpu],
         "",
     ]
+    lines += [
+        "CPU per 4K image in one process on the same services, no contention "
+        "(`python -m benchmarks.e2e.stage_cpu`, 20 jobs):",
+        "",
+        "| | ms |",
+        "| --- | --- |",
+        *[f"| {name} | {f.get('inprocess_cpu_ms_' + name, '-')} |"
+          for name in ("submit", "resize", "watermark", "detect", "stages")],
+        f"| the chain alone (`chain_cpu_ms`) | {f['chain_cpu_ms']} |",
+        "",
+        f"Worker RSS after the warm-up: {f.get('worker_rss_mb_after_warm_up')} MB; after the "
+        f"bursts: {f['worker_rss_mb']} MB (every python process under `make worker`: the "
+        "Dramatiq workers, their filter children, the launcher).",
+        "",
+    ]
     for which in ("worker", "api"):
         profile = f.get(f"profile_{which}_ms_per_image")
         if profile:
-            lines += [f"py-spy, {which} CPU per image by what it was doing (ms):", "",
+            lines += [f"py-spy samples of the {which} during an extra burst, per image (ms); "
+                      "py-spy counted threads waiting in pika's and urllib3's poll loops as "
+                      "busy, so these add up to more than the CPU measured:", "",
                       "| | ms |", "| --- | --- |"]
             lines += [f"| {name} | {ms:.1f} |" for name, ms in profile.items()]
             lines.append("")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import time
@@ -24,10 +25,13 @@ from unittest import mock
 import django
 
 GROUPS = (
-    ("storage client", ("botocore", "boto3", "s3transfer", "storages", "urllib3", "http/client")),
-    ("database", ("django/db", "psycopg2")),
-    ("broker", ("pika", "dramatiq")),
-    ("image work", ("processing/", "PIL/", "pyvips", "mediapipe", "cv2", "numpy")),
+    ("storage client (boto3, botocore, urllib3)",
+     ("botocore", "boto3", "s3transfer", "storages", "urllib3", "http/client", "socket.py",
+      "jobs/storage.py")),
+    ("database (ORM, psycopg2)", ("django/db", "psycopg2")),
+    ("broker (pika, dramatiq)", ("pika", "dramatiq")),
+    ("image work (processing, Pillow, libvips)",
+     ("processing/", "PIL/", "pyvips", "mediapipe", "cv2", "numpy")),
 )
 
 
@@ -35,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=10)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "photopipe.settings")
     django.setup()
@@ -68,28 +73,38 @@ def main() -> None:
         retention.job_delete(job_id=job_id)
     for name, seconds in cpu.items():
         print(f"{name:<12}{seconds * 1000 / args.jobs:8.1f} ms CPU per image")
-    print(f"{'stages':<12}{sum(v for k, v in cpu.items() if k != 'submit') * 1000 / args.jobs:8.1f}")
+    stages_s = sum(seconds for name, seconds in cpu.items() if name != "submit")
+    print(f"{'stages':<12}{stages_s * 1000 / args.jobs:8.1f}")
     if profiler:
         report(profiler, args.jobs)
+    if args.json:
+        print(json.dumps({f"inprocess_cpu_ms_{name}": round(seconds * 1000 / args.jobs, 1)
+                          for name, seconds in {**cpu, "stages": stages_s}.items()}))
+
+
+def _group(filename: str) -> str:
+    return next(
+        (name for name, needles in GROUPS if any(needle in filename for needle in needles)),
+        "other (Django core, DRF, jobs/, Python)",
+    )
 
 
 def report(profiler: cProfile.Profile, jobs: int) -> None:
+    """Self time per library; a C function's time goes to the library that called it (a
+    JPEG encode called from Pillow is image work, a socket read called from botocore is the
+    storage client)."""
     stats = pstats.Stats(profiler)
     groups: dict[str, float] = defaultdict(float)
-    rows = []
-    for (filename, line, function), (_, _, tottime, _, _) in stats.stats.items():
-        group = next((name for name, needles in GROUPS
-                      if any(needle in filename for needle in needles)), "other")
-        if filename == "~":  # a C function: its caller's library
-            group = "builtins (C calls)"
-        groups[group] += tottime
-        rows.append((tottime, f"{Path(filename).name}:{line} {function}"))
-    print("\nself time by library, ms per image:")
+    for (filename, _, _), (_, _, tottime, _, callers) in stats.stats.items():
+        if filename != "~":
+            groups[_group(filename)] += tottime
+            continue
+        for (caller_file, _, _), (_, _, caller_tottime, _) in callers.items():
+            groups[_group(caller_file)] += caller_tottime
+    total = sum(groups.values())
+    print("\nCPU by library (cProfile with a CPU clock, so inflated), share and ms per image:")
     for name, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<20}{seconds * 1000 / jobs:8.1f}")
-    print("\ntop functions by self time, ms per image:")
-    for seconds, where in sorted(rows, reverse=True)[:25]:
-        print(f"  {seconds * 1000 / jobs:8.2f}  {where}")
+        print(f"  {name:<42}{seconds / total:6.0%}{seconds * 1000 / jobs:8.1f}")
 
 
 if __name__ == "__main__":
