@@ -7,47 +7,82 @@ PORT ?= 8000
 SERVICES_ENV := var/services.env
 # Loads the variables `make services` printed (PostgreSQL, RabbitMQ, S3).
 WITH_SERVICES := set -a && source $(SERVICES_ENV) && set +a &&
+# Sizes for this machine (README, "Sizing serve and worker"); each is overridable from the
+# environment, e.g. `WORKER_PROCESSES=4 make worker`.
+# getconf, not nproc: nproc obeys OMP_NUM_THREADS (set to 1 by the one-core benchmarks).
+CPUS := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+WEB_CONCURRENCY ?= $(CPUS)
+WEB_THREADS ?= 4
+WORKER_PROCESSES ?= $(CPUS)
+WORKER_THREADS ?= 2
+# `make serve` and `make worker` started together must not both migrate at once (two
+# migrate runs on a fresh database collide on CREATE TABLE): the first takes this lock.
+MIGRATE := mkdir -p var && flock var/migrate.lock $(PY) manage.py migrate --noinput
 
-.PHONY: help venv run services services-stop worker serve listen test test-fast lint bench compose-check clean
+.PHONY: help venv run services services-stop worker serve listen test test-fast lint bench bench-e2e compose-check clean
 
 help:
 	@echo "make run       embedded mode on 127.0.0.1:$(PORT): SQLite, local files, in-process workers, DEBUG on"
 	@echo "make test      install and start PostgreSQL, RabbitMQ and S3, then run every test"
 	@echo "make services  install/start the services and print their variables"
-	@echo "make serve     API against the services;  make worker: Dramatiq workers against them"
-	@echo "make bench     image-processing benchmarks"
+	@echo "make serve     API against the services as in production (gunicorn, $(WEB_CONCURRENCY) processes x $(WEB_THREADS) threads)"
+	@echo "make worker    Dramatiq workers against them ($(WORKER_PROCESSES) processes x $(WORKER_THREADS) threads)"
+	@echo "make bench     image-processing benchmarks;  make bench-e2e: the whole platform vs thumbor"
 	@echo "make lint      ruff, and makemigrations --check (no model change without a migration)"
 	@echo "make compose-check  validate docker-compose.yml (installs Debian's docker-compose if needed)"
 
 venv: $(VENV)/.installed
 
+# Two makes started together (serve and worker) would both install: the second waits for the
+# first under a lock, then finds the venv up to date.
+ifndef VENV_LOCKED
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+	mkdir -p var
+	flock var/venv.lock $(MAKE) --no-print-directory VENV_LOCKED=1 $@
+else
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
+endif
 
 run: venv
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} PORT=$(PORT) $(PY) manage.py run_embedded 127.0.0.1:$(PORT)
 
+# A temporary file per make process, renamed over the old one (rename is atomic): two makes
+# started together (serve and worker) each write their own and never see a half-written file.
+# scripts/services.sh itself takes a lock, so only one of them starts anything.
 services: venv
 	mkdir -p var
-	VENV=$(VENV) bash scripts/services.sh > $(SERVICES_ENV).tmp && mv $(SERVICES_ENV).tmp $(SERVICES_ENV)
+	tmp=$$(mktemp $(SERVICES_ENV).XXXXXX) && \
+	  { VENV=$(VENV) bash scripts/services.sh > "$$tmp" && mv -f "$$tmp" $(SERVICES_ENV); } \
+	  || { rm -f "$$tmp"; exit 1; }
 	@cat $(SERVICES_ENV)
 
 services-stop:
 	bash scripts/services.sh stop
 
+# Every queue, WORKER_PROCESSES x WORKER_THREADS; prefetch = threads (settings.py says why).
 worker: services
-	$(WITH_SERVICES) $(PY) manage.py migrate --noinput && \
-	  $(PY) manage.py rundramatiq --processes 1 --threads 2
+	$(WITH_SERVICES) $(MIGRATE) && \
+	  PHOTOPIPE_PREFETCH=$${PHOTOPIPE_PREFETCH:-$(WORKER_THREADS)} \
+	  $(PY) manage.py rundramatiq --processes $(WORKER_PROCESSES) --threads $(WORKER_THREADS)
 
+# The API as in production: gunicorn, DEBUG off, static files collected for whitenoise. Plain
+# HTTP on 127.0.0.1, so cookies are not marked Secure (the browsable API's login works).
 serve: services
-	$(WITH_SERVICES) $(PY) manage.py migrate --noinput && \
-	  DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(WITH_SERVICES) $(MIGRATE) && \
+	  $(PY) manage.py collectstatic --noinput --verbosity 0 && \
+	  DJANGO_DEBUG=$${DJANGO_DEBUG:-0} \
+	  DJANGO_SESSION_COOKIE_SECURE=$${DJANGO_SESSION_COOKIE_SECURE:-0} \
+	  DJANGO_CSRF_COOKIE_SECURE=$${DJANGO_CSRF_COOKIE_SECURE:-0} \
+	  $(VENV)/bin/gunicorn photopipe.wsgi:application --bind 127.0.0.1:$(PORT) \
+	    --workers $(WEB_CONCURRENCY) --threads $(WEB_THREADS) --worker-class gthread \
+	    --access-logfile - --no-control-socket
 
 listen: services
 	$(WITH_SERVICES) $(PY) manage.py listen_processed
@@ -62,6 +97,11 @@ lint: venv
 
 bench: venv
 	$(PY) -m benchmarks.run
+
+# The whole platform: real stack and embedded mode against thumbor (docs/PERFORMANCE.md). It
+# runs `make services`, `make serve` and `make worker` itself, under the shared stack lock.
+bench-e2e: venv
+	$(PY) -m benchmarks.e2e $(BENCH_ARGS)
 
 compose-check:
 	bash scripts/check_compose.sh

@@ -44,7 +44,8 @@ def run_stage(job_id: str, stage_name: str) -> None:
         return
     with leases.attempt_in_flight(stage_run):
         try:
-            job = Job.objects.get(pk=job_id)
+            # The row stage_claim locked and saved a moment ago: no second read.
+            job = stage_run.job
             output = stage.work(job, _read_input(job, stage.name), _control(job, stage))
         except processing.WorkCancelled:
             _disarm_time_limit()

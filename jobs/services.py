@@ -93,18 +93,19 @@ def stage_claim(*, job_id: str, stage: str, worker: str | None = None) -> StageR
     job = Job.objects.select_for_update().filter(pk=job_id).first()
     if job is None or not job.is_active or job.stage != stage:
         return None
-    runs = StageRun.objects.filter(job=job, run=job.run, stage=stage)
-    if runs.filter(status=StageRun.Status.DONE).exists():
+    # Every attempt of this stage in this run, in one query (they are few), not three.
+    runs = list(StageRun.objects.filter(job=job, run=job.run, stage=stage))
+    if any(run.status == StageRun.Status.DONE for run in runs):
         return None
     now = timezone.now()
-    for running in runs.filter(status=StageRun.Status.RUNNING):
+    for running in [run for run in runs if run.status == StageRun.Status.RUNNING]:
         busy_ms = leases.lease_left_ms(running, now)
         if busy_ms > 0:
             raise leases.StageBusy(busy_ms)
         running.close(StageRun.Status.FAILED, error=leases.ABANDONED)
-    attempts = runs.count()
+    attempts = len(runs)
     if attempts >= settings.PHOTOPIPE["STAGE_MAX_ATTEMPTS"]:
-        last_error = runs.order_by("-attempt").values_list("error", flat=True).first() or ""
+        last_error = max(runs, key=lambda run: run.attempt).error
         _fail(job, stage, f"{stage} failed after {attempts} attempts: {last_error}".rstrip(": "))
         return None
     if job.status == Job.Status.QUEUED:

@@ -2,11 +2,15 @@
 
 import contextlib
 import logging
+import mimetypes
 import posixpath
 from dataclasses import dataclass
 
+from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +34,49 @@ def exists(key: str) -> bool:
 
 
 def read_bytes(key: str) -> bytes:
+    if isinstance(default_storage, S3Storage):
+        return _s3_read(key)
     with default_storage.open(key, "rb") as handle:
         return handle.read()
 
 
 def write_bytes(key: str, data: bytes) -> str:
+    if isinstance(default_storage, S3Storage):
+        return _s3_write(key, data)
     saved = default_storage.save(key, ContentFile(data))
     if saved != key:  # a storage that renames instead of overwriting would break idempotency
         raise RuntimeError(f"storage saved {key!r} as {saved!r}; enable overwriting")
     return saved
+
+
+# On S3 one GET and one PUT through the storage's own (per-thread, pooled) boto3 client.
+# django-storages' open() sends a HEAD before the GET, and both it and save() go through
+# s3transfer's managed transfers (a thread pool per call): measured, that doubled the requests
+# and cost the workers and the API more CPU than the S3 calls themselves (docs/PERFORMANCE.md,
+# "Changes"). Objects here are a few MB at most, well under the multipart threshold.
+def _s3_read(key: str) -> bytes:
+    name = default_storage._normalize_name(clean_name(key))
+    client = default_storage.connection.meta.client
+    try:
+        response = client.get_object(Bucket=default_storage.bucket_name, Key=name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise FileNotFoundError(f"File does not exist: {key}") from None
+        raise
+    with contextlib.closing(response["Body"]) as body:
+        return body.read()
+
+
+def _s3_write(key: str, data: bytes) -> str:
+    name = default_storage._normalize_name(clean_name(key))
+    params = default_storage.get_object_parameters(name)
+    params.setdefault(
+        "ContentType", mimetypes.guess_type(name)[0] or default_storage.default_content_type
+    )
+    default_storage.connection.meta.client.put_object(
+        Bucket=default_storage.bucket_name, Key=name, Body=data, **params
+    )
+    return clean_name(key)
 
 
 def delete_quietly(key: str) -> None:

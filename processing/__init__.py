@@ -6,7 +6,14 @@ contract is docs/processing-contract.md.
 """
 
 from .detect import detect, detector_names, register_detector
-from .encode import encode, extension, media_type, normalise_format, output_format_names
+from .encode import (
+    encode,
+    encode_intermediate,
+    extension,
+    media_type,
+    normalise_format,
+    output_format_names,
+)
 from .errors import (
     CorruptImage,
     ImageError,
@@ -59,6 +66,7 @@ __all__ = [
     "detect",
     "detector_names",
     "encode",
+    "encode_intermediate",
     "extension",
     "filter_catalogue",
     "fit_within",

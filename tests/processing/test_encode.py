@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from processing.encode import encode, extension, media_type
+from processing.encode import encode, encode_intermediate, extension, media_type
 
 from .images import decode, exif_with_gps, photo
 
@@ -125,3 +127,22 @@ def test_unsupported_output_format(picture: Image.Image, fmt: str) -> None:
     with pytest.raises(ValueError) as refused:
         encode(picture, fmt)
     assert str(refused.value) == f"unsupported output format {fmt!r} (choose JPEG, PNG, WEBP)"
+
+
+def test_intermediate_jpeg_decodes_to_the_same_pixels_as_the_final_encode(
+    picture: Image.Image,
+) -> None:
+    """Baseline vs progressive+optimized at one quality: the same coefficients, so the same
+    pixels; only the bytes (and the time) differ."""
+    data, fmt = encode_intermediate(picture, quality=95)
+    assert fmt == "JPEG"
+    with Image.open(io.BytesIO(data)) as opened:
+        assert not opened.info.get("progressive") and not opened.info.get("progression")
+    final = encode(picture, "JPEG", 95)
+    assert np.array_equal(np.asarray(decode(data)), np.asarray(decode(final)))
+
+
+def test_intermediate_keeps_alpha_as_png(translucent: Image.Image) -> None:
+    data, fmt = encode_intermediate(translucent)
+    assert fmt == "PNG"
+    assert np.array_equal(np.asarray(decode(data)), np.asarray(translucent))
