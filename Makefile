@@ -66,11 +66,13 @@ services: venv
 services-stop:
 	bash scripts/services.sh stop
 
-# Every queue, WORKER_PROCESSES x WORKER_THREADS; prefetch = threads (settings.py says why).
+# The stage queues, WORKER_PROCESSES x WORKER_THREADS (prefetch = threads: settings.py says why),
+# and beside them one small process for webhook deliveries and event retries (jobs/queues.py),
+# so a slow webhook endpoint never holds a thread that should process images.
 worker: services
 	$(WITH_SERVICES) $(MIGRATE) && \
-	  PHOTOPIPE_PREFETCH=$${PHOTOPIPE_PREFETCH:-$(WORKER_THREADS)} \
-	  $(PY) manage.py rundramatiq --processes $(WORKER_PROCESSES) --threads $(WORKER_THREADS)
+	  PY=$(PY) WORKER_PROCESSES=$(WORKER_PROCESSES) WORKER_THREADS=$(WORKER_THREADS) \
+	  bash scripts/run_workers.sh
 
 # The API as in production: gunicorn, DEBUG off, static files collected for whitenoise. Plain
 # HTTP on 127.0.0.1, so cookies are not marked Secure (the browsable API's login works).

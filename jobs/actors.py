@@ -9,7 +9,7 @@ from typing import Any
 import dramatiq
 from django.conf import settings
 
-from jobs import notifications, runner, services, stages, webhooks
+from jobs import notifications, queues, runner, services, stages, webhooks
 
 _conf = settings.PHOTOPIPE
 _BACKOFF = {
@@ -43,7 +43,7 @@ STAGE_ACTORS: dict[str, dramatiq.Actor] = {
 }
 
 
-@dramatiq.actor(queue_name="control", max_retries=_conf["STAGE_MAX_RETRIES"])
+@dramatiq.actor(queue_name=queues.CONTROL, max_retries=_conf["STAGE_MAX_RETRIES"])
 def stage_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """Retries ran out for a stage message: fail its job with the last error."""
     job_id, stage = message["args"][0], message["actor_name"]
@@ -53,12 +53,12 @@ def stage_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     )
 
 
-@dramatiq.actor(queue_name="events", **_RETRIES)
+@dramatiq.actor(queue_name=queues.EVENTS, **_RETRIES)
 def publish_processed_event(payload: dict[str, Any]) -> None:
     """Retry path for a completion event the in-process receiver could not publish."""
     notifications.broadcast(payload)
 
 
-@dramatiq.actor(queue_name="webhooks", max_retries=8, min_backoff=2000, max_backoff=300_000)
+@dramatiq.actor(queue_name=queues.WEBHOOKS, max_retries=8, min_backoff=2000, max_backoff=300_000)
 def deliver_webhook(url: str, payload: dict[str, Any]) -> None:
     webhooks.deliver_job_event(url, payload)

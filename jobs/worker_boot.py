@@ -10,11 +10,14 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 import processing
+from jobs.queues import stage_worker_queues
 
 
 class FilterIsolation(Middleware):
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
-        processing.configure_isolation(max(1, worker.worker_threads))
+        # Only a worker that runs stages needs children (not a delivery worker).
+        if worker.queues is None or set(worker.queues) & set(stage_worker_queues()):
+            processing.configure_isolation(max(1, worker.worker_threads))
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         processing.shutdown_isolation()

@@ -11,7 +11,20 @@ from dramatiq.brokers.stub import StubBroker
 
 from jobs.demo import DemoAccount, demo_account_ensure
 from jobs.embedded import HeldMessages, Sweeper
+from jobs.queues import DELIVERY_QUEUES, stage_worker_queues
 from jobs.reaper import jobs_resume_stuck
+
+
+def embedded_workers(broker: dramatiq.Broker) -> list[dramatiq.Worker]:
+    """The stage worker, and a worker of its own for deliveries: a webhook endpoint that
+    answers slowly holds a delivery thread, never one that processes images."""
+    stage_threads = settings.PHOTOPIPE["EMBEDDED_WORKER_THREADS"]
+    return [
+        dramatiq.Worker(broker, queues=set(stage_worker_queues()),
+                        worker_threads=stage_threads, worker_timeout=100),
+        dramatiq.Worker(broker, queues=set(DELIVERY_QUEUES), worker_threads=2,
+                        worker_timeout=100),
+    ]
 
 
 class Command(BaseCommand):
@@ -31,10 +44,9 @@ class Command(BaseCommand):
         # The dramatiq CLI emits process_boot; without it TimeLimit never starts its timer and
         # a pathological image could hold a worker thread forever.
         broker.emit_after("process_boot")
-        worker = dramatiq.Worker(
-            broker, worker_threads=settings.PHOTOPIPE["EMBEDDED_WORKER_THREADS"], worker_timeout=100
-        )
-        worker.start()
+        workers = embedded_workers(broker)
+        for worker in workers:
+            worker.start()
         # Messages of the in-process broker die with the process: resume what a restart left.
         resumed = jobs_resume_stuck(older_than=timedelta(0))
         # Jobs queued by another process (manage.py reprocess, resume_jobs) whose messages
@@ -50,7 +62,8 @@ class Command(BaseCommand):
             call_command("runserver", addrport, use_reloader=False)
         finally:
             sweeper.stop()
-            worker.stop(timeout=10_000)  # unfinished jobs are resumed on the next start
+            for worker in workers:
+                worker.stop(timeout=10_000)  # unfinished jobs are resumed on the next start
 
     def _introduce(self, addrport: str, demo: DemoAccount | None) -> None:
         """How to reach the API from here: the demo account's token and a curl line."""
