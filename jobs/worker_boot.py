@@ -15,9 +15,16 @@ from jobs.queues import stage_worker_queues
 
 class FilterIsolation(Middleware):
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
-        # Only a worker that runs stages needs children (not a delivery worker).
-        if worker.queues is None or set(worker.queues) & set(stage_worker_queues()):
+        if _runs_stages(worker):
             processing.configure_isolation(max(1, worker.worker_threads))
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
-        processing.shutdown_isolation()
+        if _runs_stages(worker):
+            processing.shutdown_isolation()
+
+
+def _runs_stages(worker: Any) -> bool:
+    """Only a worker that runs stages needs the children (not a delivery worker, which may
+    share the process in embedded mode)."""
+    listens_to = worker.consumer_whitelist  # None: every queue
+    return listens_to is None or bool(listens_to & set(stage_worker_queues()))

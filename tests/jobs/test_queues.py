@@ -52,3 +52,17 @@ def test_a_stuck_webhook_delivery_does_not_hold_up_image_processing(
             release.set()
             for worker in workers:
                 worker.stop(timeout=10_000)
+
+
+def test_only_workers_that_run_stages_start_the_filter_children(monkeypatch):
+    from jobs.worker_boot import FilterIsolation
+
+    started: list[int] = []
+    monkeypatch.setattr("processing.configure_isolation", started.append)
+    broker = dramatiq.get_broker()
+    for queues, expected in ((None, [2]), (set(DELIVERY_QUEUES), []),
+                             (set(stage_worker_queues()), [2])):
+        started.clear()
+        FilterIsolation().after_worker_boot(broker, dramatiq.Worker(
+            broker, queues=queues, worker_threads=2))
+        assert started == expected, queues
