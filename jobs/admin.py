@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django_dramatiq.models import Task
 
 from jobs import services, stages
-from jobs.models import IllegalTransition, Job, ReprocessRefused, StageRun
+from jobs.models import IllegalTransition, Job, Preset, ReprocessRefused, StageRun
 
 
 class StageRunInline(admin.TabularInline):
@@ -50,7 +50,7 @@ class JobAdmin(admin.ModelAdmin):
         ("Images", {"fields": [
             ("original_preview", "result_preview"), "original_name", "original_format",
             ("original_width", "original_height", "original_bytes"),
-            ("result_width", "result_height"),
+            ("result_width", "result_height"), "original_sha256", "reused_from",
         ]}),
         ("Detections", {"fields": ["detections"]}),
         ("Request", {"fields": ["owner", "steps", "output_format", "webhook_url"]}),
@@ -163,3 +163,13 @@ class StageRunAdmin(admin.ModelAdmin):
 # not install its AdminMiddleware, so its admin page would only mislead.
 if admin.site.is_registered(Task):
     admin.site.unregister(Task)
+
+
+@admin.register(Preset)
+class PresetAdmin(admin.ModelAdmin):
+    """Presets are edited here (GET /api/v1/presets/ lists them); Preset.clean() validates the
+    steps and the output format, so a preset the API would refuse is never saved."""
+
+    list_display = ["name", "description", "output_format", "updated_at"]
+    search_fields = ["name", "description"]
+    fields = ["name", "description", "steps", "output_format"]

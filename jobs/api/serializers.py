@@ -11,7 +11,7 @@ import processing
 from jobs import webhooks
 from jobs.api.parsers import loads_bounded
 from jobs.downloads import signed_url
-from jobs.models import Job, StageRun
+from jobs.models import Job, Preset, StageRun
 from jobs.stages import ALL_STAGES
 
 # What StepsField accepts, for the OpenAPI schema (drf-spectacular cannot guess a custom field,
@@ -76,8 +76,41 @@ class JobCreateSerializer(serializers.Serializer):
         "or fails. Public http(s) addresses only; needs an account.",
     )
 
+    preset = serializers.SlugField(
+        required=False, allow_blank=True, write_only=True,
+        help_text="A preset's name (GET /api/v1/presets/): its steps and output format. With "
+        "`steps` too it is a 400; an explicit `output_format` overrides the preset's.",
+    )
+
     #: The form field that carries the image (the compatibility routes name it otherwise).
     file_field = "file"
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        name = attrs.pop("preset", "")
+        if not name:
+            return attrs
+        preset = Preset.objects.filter(name=name).first()
+        if preset is None:
+            known = ", ".join(Preset.objects.values_list("name", flat=True)) or "none"
+            raise serializers.ValidationError({"preset": [
+                f"unknown preset {name!r} (known: {known}; see /api/v1/presets/)"
+            ]})
+        if self._sent("steps"):
+            raise serializers.ValidationError({"preset": [
+                "a preset brings its own steps: send steps or preset, not both"
+            ]})
+        # Copied into the job: a later change to the preset changes no existing job.
+        attrs["steps"] = preset.step_list()
+        if not self._sent("output_format"):
+            attrs["output_format"] = preset.output_format
+        return attrs
+
+    def _sent(self, source: str) -> bool:
+        """Whether the form has a field (under any of its names) that fills ``source``."""
+        return any(
+            field.source == source and name in self.initial_data
+            for name, field in self.fields.items()
+        )
 
     def to_internal_value(self, data: Any) -> Any:
         # A form may repeat a field; DRF would read the last one and drop the others.
@@ -139,9 +172,13 @@ class JobSerializer(serializers.ModelSerializer):
         model = Job
         fields = [
             "id", "url", "status", "stage", "failed_stage", "error", "steps", "output_format",
-            "original", "result", "detections", "attempts", "run", "created_at", "started_at",
-            "finished_at", "duration_seconds", "timeline", "links",
+            "original", "result", "reused_from", "detections", "attempts", "run", "created_at",
+            "started_at", "finished_at", "duration_seconds", "timeline", "links",
         ]
+        extra_kwargs = {"reused_from": {
+            "help_text": "Dedupe: the id of the completed job whose result this job reused "
+            "(same bytes, steps and output format; no stage ran). Null when it was processed."
+        }}
         read_only_fields = fields
 
     def get_failed_stage(self, job: Job) -> str | None:
@@ -151,7 +188,7 @@ class JobSerializer(serializers.ModelSerializer):
         return {
             "name": job.original_name, "format": job.original_format,
             "width": job.original_width, "height": job.original_height,
-            "bytes": job.original_bytes,
+            "bytes": job.original_bytes, "sha256": job.original_sha256,
         }
 
     def get_result(self, job: Job) -> dict[str, Any] | None:
@@ -217,3 +254,10 @@ class ReprocessSerializer(serializers.Serializer):
 
 class EmptySerializer(serializers.Serializer):
     """No input: the browsable API shows a bare button for the action."""
+
+
+class PresetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Preset
+        fields = ["name", "description", "steps", "output_format", "updated_at"]
+        read_only_fields = fields

@@ -99,9 +99,12 @@ def test_by_id_mode_lets_anonymous_clients_only_upload_and_read_by_id(
 ):
     settings.PHOTOPIPE_ANONYMOUS = "by-id"
     response = _call(anon, name, method, completed, image_bytes("astronaut.png"))
-    # Jobs by id and the step catalogue; never the account routes (webhook secrets).
-    # The seeds' routes (compat-*) are uploads and reads by id too.
-    by_id_route = name.startswith(("job-", "compat-")) or name == "step-catalogue"
+    # Jobs by id, the step catalogue and the presets (what an uploader needs to know); never
+    # the account routes (webhook secrets). The seeds' routes (compat-*) are uploads and reads
+    # by id too.
+    by_id_route = (
+        name.startswith(("job-", "compat-")) or name in ("step-catalogue", "preset-list")
+    )
     if (action in BY_ID_ALLOWED or name.startswith("compat-")) and by_id_route:
         assert response.status_code in (200, 202), (name, method, response.content)
     else:
