@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
 from jobs import idempotency, retention, runner, storage
@@ -279,3 +280,14 @@ def test_the_admin_manages_presets(client, django_user_model):
         "name": "nope", "description": "", "steps": '["nosuchfilter"]', "output_format": "jpeg",
     })
     assert refused.status_code == 200 and not Preset.objects.filter(name="nope").exists()
+
+
+def test_the_save_preset_command_creates_updates_and_refuses(capsys):
+    call_command("save_preset", "mono", "--steps", "grayscale,sharpen", "--output-format", "png")
+    call_command("save_preset", "mono", "--steps", '[{"name": "blur", "params": {"radius": 2}}]')
+    preset = Preset.objects.get(name="mono")
+    assert preset.steps == [{"name": "blur", "params": {"radius": 2}}]
+    assert preset.output_format == "JPEG"
+    with pytest.raises(CommandError, match="steps"):
+        call_command("save_preset", "bad", "--steps", "nosuchfilter")
+    assert not Preset.objects.filter(name="bad").exists()
