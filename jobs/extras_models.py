@@ -1,5 +1,6 @@
 """Rows of the API's extras (issue 9): idempotency keys of uploads, and named presets."""
 
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -80,3 +81,48 @@ class Preset(models.Model):
 
     def step_list(self) -> list[processing.Step]:
         return processing.validate_steps(self.steps)
+
+
+class Batch(models.Model):
+    """Many uploads sent at once: each file its own job (or its own upload error).
+
+    ``finished_at`` is set once, under the row lock, by the first check that finds no job of
+    the batch still active: that check alone sends the batch's event and webhook.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="photo_batches",
+    )
+    webhook_url = models.URLField(blank=True, max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "jobs"
+        ordering = ["-created_at"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"batch {self.id}"
+
+
+class BatchItem(models.Model):
+    """One file of a batch: the job it became, or why it was refused."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    filename = models.CharField(max_length=255, blank=True)
+    # A deleted job leaves its item (job null): the batch still counts the file.
+    job = models.OneToOneField(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_item"
+    )
+    error = models.JSONField(null=True, blank=True, help_text="detail, code, status")
+
+    class Meta:
+        app_label = "jobs"
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "position"], name="one_item_per_position"),
+        ]

@@ -223,5 +223,5 @@ class StageRun(models.Model):
 def _elapsed_ms(start: datetime, end: datetime) -> int:
     return max(0, int((end - start).total_seconds() * 1000))
 
-from jobs.extras_models import IdempotencyKey, Preset  # noqa: E402,F401
+from jobs.extras_models import Batch, BatchItem, IdempotencyKey, Preset  # noqa: E402,F401
 from jobs.webhook_models import WebhookSecret  # noqa: E402,F401

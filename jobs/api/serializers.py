@@ -8,10 +8,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 import processing
-from jobs import webhooks
+from jobs import batches, webhooks
 from jobs.api.parsers import loads_bounded
 from jobs.downloads import signed_url
-from jobs.models import Job, Preset, StageRun
+from jobs.models import Batch, BatchItem, Job, Preset, StageRun
 from jobs.stages import ALL_STAGES
 
 # What StepsField accepts, for the OpenAPI schema (drf-spectacular cannot guess a custom field,
@@ -261,3 +261,77 @@ class PresetSerializer(serializers.ModelSerializer):
         model = Preset
         fields = ["name", "description", "steps", "output_format", "updated_at"]
         read_only_fields = fields
+
+
+class BatchCreateSerializer(JobCreateSerializer):
+    """A batch: many `file` parts, and the options of a single upload for all of them."""
+
+    file = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True), allow_empty=False,
+        max_length=batches.MAX_FILES,
+        help_text=f"The images, one `file` part each (at most {batches.MAX_FILES}).",
+    )
+    webhook_url = serializers.URLField(
+        required=False, allow_blank=True, default="", max_length=500,
+        help_text="Called once, with a signed JSON POST, when every job of the batch has "
+        "finished (its jobs call none of their own). Public http(s) addresses only.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        return serializers.Serializer.to_internal_value(self, data)  # many files are the point
+
+    def validate_file(self, uploads: Any) -> list[batches.BatchFile]:
+        # As a single upload: at most one byte past the limit is read (probe says "too large").
+        limit = settings.PHOTOPIPE["MAX_UPLOAD_BYTES"]
+        return [
+            batches.BatchFile(name=getattr(upload, "name", "") or "", data=upload.read(limit + 1))
+            for upload in uploads
+        ]
+
+
+class BatchJobSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="job-detail")
+
+    class Meta:
+        model = Job
+        fields = ["id", "url", "status", "stage", "error", "reused_from"]
+        read_only_fields = fields
+
+
+class BatchItemSerializer(serializers.ModelSerializer):
+    file = serializers.CharField(source="filename", help_text="The file's name as sent.")
+    job = BatchJobSerializer(allow_null=True, help_text="The file's job; null if refused.")
+    error = serializers.JSONField(
+        allow_null=True, help_text='Why the file was refused: {"detail", "code"}; null if not.'
+    )
+
+    class Meta:
+        model = BatchItem
+        fields = ["file", "job", "error"]
+        read_only_fields = fields
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"},
+                      "description": "Jobs by status (queued, processing, completed, failed, "
+                      "cancelled) and `refused`: files refused at upload."})
+class CountsField(serializers.Field):
+    def to_representation(self, batch: Batch) -> dict[str, int]:
+        return batches.status_counts(batch)
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="batch-detail")
+    status = serializers.SerializerMethodField()
+    counts = CountsField(source="*", read_only=True)
+    items = BatchItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Batch
+        fields = ["id", "url", "status", "counts", "created_at", "finished_at", "items"]
+        read_only_fields = fields
+
+    # A plain string in the schema: an enum here would collide with the jobs' status enum.
+    @extend_schema_field({"type": "string", "description": "`processing`, or `finished` once "
+                          "no job of the batch is queued or processing."})
+    def get_status(self, batch: Batch) -> str:
+        return "finished" if batch.finished_at else "processing"
