@@ -148,7 +148,9 @@ def test_cancelling_the_last_active_job_finishes_the_batch(
     announce.assert_called_once()
 
 
-def test_a_second_check_finds_the_batch_finished_and_announces_nothing(api, three, django_capture_on_commit_callbacks):
+def test_a_second_check_finds_the_batch_finished_and_announces_nothing(
+    api, three, django_capture_on_commit_callbacks
+):
     body = _post(api, three).json()
     for item in body["items"]:
         if item["job"]:
