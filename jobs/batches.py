@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.db.models.signals import post_save
@@ -27,7 +26,7 @@ from jobs.quotas import QuotaExceeded, quota_check_upload
 
 logger = logging.getLogger(__name__)
 
-#: Most files one batch may carry (also the multipart parser's DATA_UPLOAD_MAX_NUMBER_FILES).
+#: Most files one batch may carry (more: a 400; Django's own cap on file parts is 100).
 MAX_FILES = 50
 
 
@@ -180,7 +179,3 @@ def _job_saved(sender: type[Job], instance: Job, **_: Any) -> None:
 
 def connect() -> None:
     post_save.connect(_job_saved, sender=Job, dispatch_uid="photopipe-batch-finished")
-
-
-def max_files() -> int:
-    return min(MAX_FILES, settings.DATA_UPLOAD_MAX_NUMBER_FILES or MAX_FILES)
