@@ -21,7 +21,7 @@ from django_dramatiq.models import Task
 from jobs import admin_display as show
 from jobs import queue_stats, services, stages
 from jobs.downloads import signed_url
-from jobs.models import IllegalTransition, Job, ReprocessRefused, StageRun
+from jobs.models import IllegalTransition, Job, Preset, ReprocessRefused, StageRun
 from jobs.selection import faces_q, label_q
 from jobs.timeline import attempts_per_stage, job_runs
 from jobs.webhook_log import webhook_redeliver
@@ -102,7 +102,7 @@ class JobAdmin(admin.ModelAdmin):
         ("Images and detections", {"fields": [
             ("original_preview", "result_preview"), "detections_view", "original_name",
             "original_format", ("original_width", "original_height", "original_bytes"),
-            ("result_width", "result_height"),
+            ("result_width", "result_height"), "original_sha256", "reused_from",
         ]}),
         ("Webhook", {"fields": ["webhook_url", "webhook_log"]}),
         ("Request", {"fields": ["steps", "output_format"]}),
@@ -437,3 +437,13 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 # not install its AdminMiddleware, so its admin page would only mislead.
 if admin.site.is_registered(Task):
     admin.site.unregister(Task)
+
+
+@admin.register(Preset)
+class PresetAdmin(admin.ModelAdmin):
+    """Presets are edited here (GET /api/v1/presets/ lists them); Preset.clean() validates the
+    steps and the output format, so a preset the API would refuse is never saved."""
+
+    list_display = ["name", "description", "output_format", "updated_at"]
+    search_fields = ["name", "description"]
+    fields = ["name", "description", "steps", "output_format"]

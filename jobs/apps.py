@@ -11,9 +11,10 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         # Receivers are connected here, never by import side effects elsewhere.
-        from jobs import actors, checks, metrics, receivers  # noqa: F401  (actors, checks)
+        from jobs import actors, batch_actors, batches, checks, metrics, receivers  # noqa: F401
 
         receivers.connect()
+        batches.connect()
         metrics.connect()
         metrics.register_state_collector()
         post_migrate.connect(_create_cache_table, sender=self)

@@ -59,6 +59,11 @@ class Job(models.Model):
     original_width = models.PositiveIntegerField()
     original_height = models.PositiveIntegerField()
     original_bytes = models.PositiveBigIntegerField()
+    # Dedupe (jobs/dedupe.py): the same bytes with the same options reuse a finished result.
+    original_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    reused_from = models.UUIDField(
+        null=True, blank=True, help_text="The completed job whose result this job copied."
+    )
 
     result_key = models.CharField(max_length=300, blank=True)
     result_width = models.PositiveIntegerField(null=True, blank=True)
@@ -225,4 +230,5 @@ class StageRun(models.Model):
 def _elapsed_ms(start: datetime, end: datetime) -> int:
     return max(0, int((end - start).total_seconds() * 1000))
 
+from jobs.extras_models import Batch, BatchItem, IdempotencyKey, Preset  # noqa: E402,F401
 from jobs.webhook_models import WebhookDelivery, WebhookSecret  # noqa: E402,F401

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from jobs.models import Job
+from jobs.models import Batch, Job
 
 
 def jobs_visible_to(user: Any) -> QuerySet[Job]:
@@ -17,3 +17,13 @@ def jobs_visible_to(user: Any) -> QuerySet[Job]:
     if user.is_staff:
         return jobs
     return jobs.filter(owner=user)
+
+
+def batches_visible_to(user: Any) -> QuerySet[Batch]:
+    """The same rule as jobs_visible_to, for batches."""
+    batches = Batch.objects.all()
+    if user is None or not user.is_authenticated:
+        return batches.filter(owner__isnull=True)
+    if user.is_staff:
+        return batches
+    return batches.filter(owner=user)

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import processing
-from jobs import leases, stages, storage
+from jobs import dedupe, leases, stages, storage
 from jobs.limits import upload_limits
 from jobs.models import Job, ReprocessRefused, StageRun
 from jobs.queueing import send_on_commit
@@ -59,6 +59,11 @@ def job_submit(
     processing.check_plan(info.width, info.height, steps, limits)
     job_id = uuid.uuid4()
     key = storage.write_bytes(storage.original_key(job_id, processing.extension(info.format)), data)
+    sha256 = dedupe.sha256_of(data)
+    source = dedupe.reusable_source(
+        owner=owner, sha256=sha256, steps=steps, output_format=output_format
+    )
+    reused = dedupe.copy_result(source, job_id) if source else None
     try:
         with transaction.atomic():
             job = Job.objects.create(
@@ -68,13 +73,32 @@ def job_submit(
                 output_format=output_format, webhook_url=webhook_url,
                 original_key=key, original_name=filename[:255], original_format=info.format,
                 original_width=info.width, original_height=info.height, original_bytes=len(data),
+                original_sha256=sha256,
             )
-            send_on_commit(job.stage, str(job.id))
+            if reused:
+                _complete_reused(job, reused)
+            else:
+                send_on_commit(job.stage, str(job.id))
     except Exception:
         storage.delete_quietly(key)  # no job, so no orphaned original either
+        if reused:
+            storage.delete_quietly(reused["result_key"])
         raise
-    logger.info("job %s queued (%s %dx%d)", job.id, info.format, info.width, info.height)
+    if not reused:
+        logger.info("job %s queued (%s %dx%d)", job.id, info.format, info.width, info.height)
     return job
+
+
+def _complete_reused(job: Job, fields: dict[str, Any]) -> None:
+    """A deduplicated job: completed at once with a copy of an earlier result, no stage run."""
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.stage = job.plan[-1]
+    job.start()
+    job.complete()
+    job.save()
+    transaction.on_commit(lambda: job_finished.send_robust(sender=Job, job=job), robust=True)
+    logger.info("job %s completed by reusing %s", job.id, job.reused_from)
 
 
 # --- running stages ---------------------------------------------------------------------------

@@ -328,6 +328,11 @@ PHOTOPIPE = {
     # and bytes of originals stored.
     "QUOTA_JOBS_PER_DAY": env.int("PHOTOPIPE_QUOTA_JOBS_PER_DAY", default=1000),
     "QUOTA_BYTES": env.int("PHOTOPIPE_QUOTA_BYTES", default=5 * 1024**3),
+    # An upload of the same bytes with the same options as a completed job of the same user
+    # reuses its result instead of running the stages again (jobs/dedupe.py).
+    "DEDUPE": env.bool("PHOTOPIPE_DEDUPE", default=True),
+    # How long an Idempotency-Key's answer is kept for retries, hours (jobs/idempotency.py).
+    "IDEMPOTENCY_TTL_H": env.int("PHOTOPIPE_IDEMPOTENCY_TTL_H", default=24),
 }
 
 LOGGING = {

@@ -195,7 +195,10 @@ class ProcessView(_Upload):
             pk=self.submit(request).pk,
         )
         data = s.JobSerializer(job, context={"request": request}).data
-        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+        # str(): the URL is a DRF Hyperlink, and WSGI servers accept only plain str headers.
+        return Response(
+            data, status=status.HTTP_202_ACCEPTED, headers={"Location": str(data["url"])}
+        )
 
 
 # The same routes with a trailing slash, as the seeds accepted both; their own operation ids.

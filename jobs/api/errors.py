@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 import processing
+from jobs.idempotency import KeyReused
 from jobs.models import IllegalTransition, ReprocessRefused
 from jobs.quotas import QuotaExceeded
 from jobs.similarity import NotDetectedYet
@@ -38,6 +39,11 @@ _REQUEST_REFUSALS = {
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, QuotaExceeded):
         return _quota_response(exc)
+    if isinstance(exc, KeyReused):
+        return Response(
+            {"detail": str(exc), "code": "idempotency_key_reused"},
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
     for error_type, (code, reason) in _REQUEST_REFUSALS.items():
         if isinstance(exc, error_type):
             return Response({"detail": reason, "code": error_type.__name__}, status=code)

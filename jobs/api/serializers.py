@@ -8,10 +8,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 import processing
-from jobs import webhooks
+from jobs import batches, webhooks
 from jobs.api.parsers import loads_bounded
 from jobs.downloads import signed_url
-from jobs.models import Job, StageRun
+from jobs.models import Batch, BatchItem, Job, Preset, StageRun
 from jobs.stages import ALL_STAGES
 from jobs.timeline import attempts_per_stage, job_runs
 
@@ -77,8 +77,41 @@ class JobCreateSerializer(serializers.Serializer):
         "or fails. Public http(s) addresses only; needs an account.",
     )
 
+    preset = serializers.SlugField(
+        required=False, allow_blank=True, write_only=True,
+        help_text="A preset's name (GET /api/v1/presets/): its steps and output format. With "
+        "`steps` too it is a 400; an explicit `output_format` overrides the preset's.",
+    )
+
     #: The form field that carries the image (the compatibility routes name it otherwise).
     file_field = "file"
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        name = attrs.pop("preset", "")
+        if not name:
+            return attrs
+        preset = Preset.objects.filter(name=name).first()
+        if preset is None:
+            known = ", ".join(Preset.objects.values_list("name", flat=True)) or "none"
+            raise serializers.ValidationError({"preset": [
+                f"unknown preset {name!r} (known: {known}; see /api/v1/presets/)"
+            ]})
+        if self._sent("steps"):
+            raise serializers.ValidationError({"preset": [
+                "a preset brings its own steps: send steps or preset, not both"
+            ]})
+        # Copied into the job: a later change to the preset changes no existing job.
+        attrs["steps"] = preset.step_list()
+        if not self._sent("output_format"):
+            attrs["output_format"] = preset.output_format
+        return attrs
+
+    def _sent(self, source: str) -> bool:
+        """Whether the form has a field (under any of its names) that fills ``source``."""
+        return any(
+            field.source == source and name in self.initial_data
+            for name, field in self.fields.items()
+        )
 
     def to_internal_value(self, data: Any) -> Any:
         # A form may repeat a field; DRF would read the last one and drop the others.
@@ -141,9 +174,13 @@ class JobSerializer(serializers.ModelSerializer):
         model = Job
         fields = [
             "id", "url", "status", "stage", "failed_stage", "error", "steps", "output_format",
-            "original", "result", "detections", "attempts", "run", "created_at", "started_at",
-            "finished_at", "duration_seconds", "timeline", "links",
+            "original", "result", "reused_from", "detections", "attempts", "run", "created_at",
+            "started_at", "finished_at", "duration_seconds", "timeline", "links",
         ]
+        extra_kwargs = {"reused_from": {
+            "help_text": "Dedupe: the id of the completed job whose result this job reused "
+            "(same bytes, steps and output format; no stage ran). Null when it was processed."
+        }}
         read_only_fields = fields
 
     def to_representation(self, job: Job) -> dict[str, Any]:
@@ -171,7 +208,7 @@ class JobSerializer(serializers.ModelSerializer):
         return {
             "name": job.original_name, "format": job.original_format,
             "width": job.original_width, "height": job.original_height,
-            "bytes": job.original_bytes,
+            "bytes": job.original_bytes, "sha256": job.original_sha256,
         }
 
     def get_result(self, job: Job) -> dict[str, Any] | None:
@@ -238,3 +275,84 @@ class ReprocessSerializer(serializers.Serializer):
 
 class EmptySerializer(serializers.Serializer):
     """No input: the browsable API shows a bare button for the action."""
+
+
+class PresetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Preset
+        fields = ["name", "description", "steps", "output_format", "updated_at"]
+        read_only_fields = fields
+
+
+class BatchCreateSerializer(JobCreateSerializer):
+    """A batch: many `file` parts, and the options of a single upload for all of them."""
+
+    file = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True), allow_empty=False,
+        max_length=batches.MAX_FILES,
+        help_text=f"The images, one `file` part each (at most {batches.MAX_FILES}).",
+    )
+    webhook_url = serializers.URLField(
+        required=False, allow_blank=True, default="", max_length=500,
+        help_text="Called once, with a signed JSON POST, when every job of the batch has "
+        "finished (its jobs call none of their own). Public http(s) addresses only.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        return serializers.Serializer.to_internal_value(self, data)  # many files are the point
+
+    def validate_file(self, uploads: Any) -> list[batches.BatchFile]:
+        # As a single upload: at most one byte past the limit is read (probe says "too large").
+        limit = settings.PHOTOPIPE["MAX_UPLOAD_BYTES"]
+        return [
+            batches.BatchFile(name=getattr(upload, "name", "") or "", data=upload.read(limit + 1))
+            for upload in uploads
+        ]
+
+
+class BatchJobSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="job-detail")
+
+    class Meta:
+        model = Job
+        fields = ["id", "url", "status", "stage", "error", "reused_from"]
+        read_only_fields = fields
+
+
+class BatchItemSerializer(serializers.ModelSerializer):
+    file = serializers.CharField(source="filename", help_text="The file's name as sent.")
+    job = BatchJobSerializer(allow_null=True, help_text="The file's job; null if refused.")
+    error = serializers.JSONField(
+        allow_null=True, help_text='Why the file was refused: {"detail", "code"}; null if not.'
+    )
+
+    class Meta:
+        model = BatchItem
+        fields = ["file", "job", "error"]
+        read_only_fields = fields
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"},
+                      "description": "Jobs by status (queued, processing, completed, failed, "
+                      "cancelled) and `refused`: files refused at upload."})
+class CountsField(serializers.Field):
+    def to_representation(self, batch: Batch) -> dict[str, int]:
+        return batches.status_counts(batch)
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="batch-detail")
+    status = serializers.SerializerMethodField()
+    counts = CountsField(source="*", read_only=True)
+    items = BatchItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Batch
+        fields = ["id", "url", "status", "counts", "created_at", "finished_at", "items"]
+        read_only_fields = fields
+
+    # A plain string in the schema: an enum here would collide with the jobs' status enum.
+    @extend_schema_field({"type": "string", "description": "`processing`, or `finished` once "
+                          "no job of the batch is queued or processing."})
+    def get_status(self, batch: Batch) -> str:
+        return "finished" if batch.finished_at else "processing"

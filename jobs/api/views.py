@@ -1,5 +1,8 @@
 """Job endpoints. Thin: validate, call a service, serialize."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse
@@ -14,19 +17,20 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import processing
-from jobs import retention, services, similarity
+from jobs import idempotency, retention, services, similarity
 from jobs.api import serializers as s
 from jobs.api.filters import PAGE_PARAMS, JobFilter, refuse_unknown_params
 from jobs.api.renderers import AnyMediaRenderer
 from jobs.api.schema import errors
 from jobs.downloads import Download, download_of
 from jobs.limits import upload_limits
-from jobs.models import Job
+from jobs.models import Job, Preset
 from jobs.quotas import quota_check_upload
 from jobs.selectors import jobs_visible_to
 
@@ -52,8 +56,20 @@ _UPLOAD_RESPONSES = {
         examples=[OpenApiExample("queued", value=_JOB_EXAMPLE, response_only=True,
                                  status_codes=["202"])],
     ),
-    **errors(413, 415),
+    **errors(413, 415, 422),
 }
+
+# Set on an answer that repeats the stored answer of an earlier request with the same key.
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    idempotency.HEADER, str, location=OpenApiParameter.HEADER, required=False,
+    description="Any unique string (a UUID) per upload, for safe retries: a retry with the same "
+    "key and the same request answers what the first did (status and body, with the header "
+    f"`{REPLAYED_HEADER}: true`) and creates nothing; the same key with another request is a "
+    "422. Per user, kept PHOTOPIPE_IDEMPOTENCY_TTL_H hours (24); needs an account (anonymous: "
+    "400).",
+)
 
 _DISTANCE = OpenApiParameter(
     "distance", int, description="Most bits (of 64) a near-duplicate's perceptual hash may "
@@ -143,13 +159,20 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(
         request={"multipart/form-data": s.JobCreateSerializer},
-        responses=_UPLOAD_RESPONSES,
+        responses=_UPLOAD_RESPONSES, parameters=[IDEMPOTENCY_KEY],
         description="Upload one image (multipart field `file`, exactly one) with optional "
         "steps, output_format and webhook_url. Answers 202 at once; the stages run in workers.",
     )
     def create(self, request: Request) -> Response:
-        job = submit_upload(request, self.get_serializer(data=request.data))
-        return self._job_response(job, status.HTTP_202_ACCEPTED, created=True)
+        def upload() -> tuple[int, dict[str, Any]]:
+            job = submit_upload(request, self.get_serializer(data=request.data))
+            return status.HTTP_202_ACCEPTED, self._job_data(job)
+
+        code, body, replayed = idempotent(request, upload)
+        headers = {"Location": str(body["url"])}
+        if replayed:
+            headers[REPLAYED_HEADER] = "true"
+        return Response(body, status=code, headers=headers)
 
     @_ACTION_DESCRIPTION
     @extend_schema(methods=["POST"], request=s.ReprocessSerializer,
@@ -229,11 +252,12 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response({"detail": what, "job": str(job.pk), "status": job.status,
                          "method": "POST"})
 
-    def _job_response(self, job: Job, code: int, *, created: bool = False) -> Response:
+    def _job_response(self, job: Job, code: int) -> Response:
+        return Response(self._job_data(job), status=code)
+
+    def _job_data(self, job: Job) -> dict[str, Any]:
         job = self.get_queryset().get(pk=job.pk)
-        data = s.JobSerializer(job, context=self.get_serializer_context()).data
-        headers = {"Location": str(data["url"])} if created else {}
-        return Response(data, status=code, headers=headers)
+        return s.JobSerializer(job, context=self.get_serializer_context()).data
 
 
 def submit_upload(request: Request, upload: s.JobCreateSerializer) -> Job:
@@ -249,6 +273,23 @@ def submit_upload(request: Request, upload: s.JobCreateSerializer) -> Job:
         output_format=upload.validated_data["output_format"],
         webhook_url=upload.validated_data["webhook_url"],
         owner=request.user,
+    )
+
+
+def idempotent(
+    request: Request, create: Callable[[], tuple[int, dict[str, Any]]]
+) -> tuple[int, dict[str, Any], bool]:
+    """``create()``'s (status, body), or with an Idempotency-Key the answer stored for it
+    (jobs/idempotency.py); the flag says the answer is a replay."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        return (*create(), False)
+    try:
+        idempotency.check_key(key, request.user)
+    except idempotency.KeyRefused as refusal:
+        raise ValidationError({idempotency.HEADER: [str(refusal)]}) from None
+    return idempotency.answered(
+        user=request.user, key=key, print_=idempotency.fingerprint(request.data), create=create
     )
 
 
@@ -293,3 +334,17 @@ class StepCatalogueView(APIView):
         return Response(processing.filter_catalogue())
 
 
+
+
+class PresetListView(ListAPIView):
+    """Named steps with an output format, managed in the admin; upload with `preset=NAME`."""
+
+    anonymous_actions = frozenset({"get"})  # in by-id mode: what an uploader needs to know
+    strict_query_params = True
+    serializer_class = s.PresetSerializer
+    queryset = Preset.objects.order_by("name")
+    pagination_class = None  # a short list an operator keeps
+
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        super().initial(request, *args, **kwargs)
+        refuse_unknown_params(request, set())

@@ -46,6 +46,14 @@ def _own_throttle_counters(settings: Any) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _no_dedupe(settings: Any) -> None:
+    """Most tests upload the same sample image again and again and mean each upload to be
+    processed; dedupe (on by default) would complete the repeats at once. Its own tests
+    (test_api_extras.py) switch it back on."""
+    settings.PHOTOPIPE = {**settings.PHOTOPIPE, "DEDUPE": False}
+
+
 @pytest.fixture
 def user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("alice")

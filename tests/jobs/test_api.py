@@ -1,5 +1,6 @@
 """The HTTP API: uploads answer 202 at once; bad uploads get a 4xx reason and leave nothing."""
 
+import hashlib
 import io
 import struct
 import zlib
@@ -44,6 +45,7 @@ def test_upload_answers_202_with_job_and_links_and_sends_first_stage_on_commit(
     assert body["original"] == {
         "name": "astronaut.png", "format": "PNG", "width": 512, "height": 512,
         "bytes": len(image_bytes("astronaut.png")),
+        "sha256": hashlib.sha256(image_bytes("astronaut.png")).hexdigest(),
     }
     assert body["links"]["self"].endswith(f"/api/v1/jobs/{body['id']}/")
     assert body["links"]["result"] is None

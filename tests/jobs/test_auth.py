@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from jobs import runner
 from jobs.demo import DEMO_USERNAME, demo_account_ensure
-from jobs.models import Job
+from jobs.models import Batch, Job
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,8 @@ def _url(name: str, job: Job) -> str:
 def _call(client: APIClient, name: str, method: str, job: Job, image: bytes) -> Any:
     url = _url(name, job)
     # The upload routes, each with the form field that carries its image.
-    field = {"job-list": "file", "compat-analyze": "file", "compat-process": "image"}.get(name)
+    field = {"job-list": "file", "batch-list": "file", "compat-analyze": "file",
+             "compat-process": "image"}.get(name)
     if field and method == "post":
         upload = io.BytesIO(image)
         upload.name = "astronaut.png"
@@ -68,6 +69,8 @@ def completed(submit) -> Job:
     job = submit(owner=None)
     for stage in job.plan:
         runner.run_stage(str(job.pk), stage)
+    # An anonymous batch under the same id, so batch-detail (reversed with job.pk) exists too.
+    Batch.objects.create(id=job.pk)
     return Job.objects.get(pk=job.pk)
 
 
@@ -99,9 +102,13 @@ def test_by_id_mode_lets_anonymous_clients_only_upload_and_read_by_id(
 ):
     settings.PHOTOPIPE_ANONYMOUS = "by-id"
     response = _call(anon, name, method, completed, image_bytes("astronaut.png"))
-    # Jobs by id and the step catalogue; never the account routes (webhook secrets).
-    # The seeds' routes (compat-*) are uploads and reads by id too.
-    by_id_route = name.startswith(("job-", "compat-")) or name == "step-catalogue"
+    # Jobs by id, the step catalogue and the presets (what an uploader needs to know); never
+    # the account routes (webhook secrets). The seeds' routes (compat-*) are uploads and reads
+    # by id too.
+    by_id_route = (
+        name.startswith(("job-", "batch-", "compat-"))
+        or name in ("step-catalogue", "preset-list")
+    )
     if (action in BY_ID_ALLOWED or name.startswith("compat-")) and by_id_route:
         assert response.status_code in (200, 202), (name, method, response.content)
     else:

@@ -94,6 +94,8 @@ def test_process_takes_image_and_filters_and_answers_the_job(api, image_bytes, u
     assert accepted.status_code == 202
     body = accepted.json()
     assert body["status"] == "queued" and accepted["Location"] == body["url"]
+    # A plain str: a real WSGI server (wsgiref) answers 500 for any other header type.
+    assert type(accepted["Location"]) is str
     assert [step["name"] for step in body["steps"]] == ["grayscale", "sharpen"]
     job = Job.objects.get(pk=body["id"])
     assert job.owner == user and job.plan == ["resize", "filters", "watermark", "detect"]

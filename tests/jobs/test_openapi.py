@@ -34,7 +34,8 @@ def test_schema_validation_catches_a_broken_schema(api):
 
 def test_upload_is_documented_as_multipart_202_with_its_errors_and_an_example(api):
     upload = _schema(api)["paths"]["/api/v1/jobs/"]["post"]
-    assert set(upload["responses"]) == {"202", "400", "401", "403", "413", "415", "429"}
+    assert set(upload["responses"]) == {"202", "400", "401", "403", "413", "415", "422", "429"}
+    assert "Idempotency-Key" in {p["name"] for p in upload["parameters"] if p["in"] == "header"}
     assert "201" not in upload["responses"]
     body = upload["requestBody"]["content"]
     assert list(body) == ["multipart/form-data"]
@@ -42,7 +43,7 @@ def test_upload_is_documented_as_multipart_202_with_its_errors_and_an_example(ap
     fields = schema["components"]["schemas"]["JobCreateRequest"]["properties"]
     assert fields["file"] == {"type": "string", "format": "binary",
                               "description": fields["file"]["description"]}
-    assert {"steps", "output_format", "webhook_url"} <= set(fields)
+    assert {"steps", "output_format", "webhook_url", "preset"} <= set(fields)
     accepted = upload["responses"]["202"]["content"]["application/json"]
     assert accepted["examples"]["Queued"]["value"]["status"] == "queued"
     too_large = upload["responses"]["413"]["content"]["application/json"]
