@@ -14,10 +14,12 @@ from jobs.models import Job
 
 
 @pytest.fixture(autouse=True)
-def stub_broker() -> Iterator[StubBroker]:
+def stub_broker(settings: Any) -> Iterator[StubBroker]:
     """tests/jobs never publish to a real RabbitMQ (only tests/integration do): every actor is
     moved onto an in-memory StubBroker for the test, so what a test sends can be inspected in
-    ``stub_broker.queues`` and nothing reaches the broker `make test` started."""
+    ``stub_broker.queues`` and nothing reaches the broker `make test` started. The settings say
+    the same (no RABBITMQ_URL), so code that asks which broker it has gets the truth."""
+    settings.RABBITMQ_URL = ""
     real = dramatiq.get_broker()
     stub = StubBroker()
     actors = [real.get_actor(name) for name in real.get_declared_actors()]

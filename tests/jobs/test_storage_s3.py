@@ -20,8 +20,10 @@ def s3(settings) -> Iterator[list[str]]:
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
         settings.STORAGES = {**settings.STORAGES, "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
+            # endpoint_url None: AWS's own endpoint, which mock_aws intercepts (`make test`
+            # exports the real S3 endpoint's URL, which this in-process S3 must not use).
             "OPTIONS": {"bucket_name": BUCKET, "region_name": "us-east-1",
-                        "access_key": "testing", "secret_key": "testing"},
+                        "access_key": "testing", "secret_key": "testing", "endpoint_url": None},
         }}
         sent: list[str] = []
         default_storage.connection.meta.client.meta.events.register(
