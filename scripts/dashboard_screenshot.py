@@ -51,7 +51,10 @@ def embedded_server(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
     env.update(DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
                MEDIA_ROOT=str(workdir / "media"), PYTHONUNBUFFERED="1", DJANGO_DEBUG="0",
-               DJANGO_SECRET_KEY=secrets.token_urlsafe(40))
+               DJANGO_SECRET_KEY=secrets.token_urlsafe(40),
+               # The same photos are uploaded again to fill every state: reusing the finished
+               # result (dedupe) would complete them at once instead of queueing them.
+               PHOTOPIPE_DEDUPE="0")
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
                    capture_output=True)

@@ -4,6 +4,7 @@
 these tests are skipped with the reason.
 """
 
+import io
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.test import APIClient
 
+from jobs import retention
 from jobs.models import Job
 from jobs.stages import ALL_STAGES
 
@@ -285,3 +287,18 @@ class EventQueue:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def upload_file(data: bytes, name: str) -> io.BytesIO:
+    """An in-memory file with a name, as the test client uploads it."""
+    upload = io.BytesIO(data)
+    upload.name = name
+    return upload
+
+
+@pytest.fixture
+def delete_jobs_after() -> Iterator[None]:
+    """The jobs' objects live in the shared S3 bucket: delete them with their jobs."""
+    yield
+    for job_id in Job.objects.values_list("pk", flat=True):
+        retention.job_delete(job_id=job_id)

@@ -2,34 +2,22 @@
 PostgreSQL (the label filter's JSON containment and the similar jobs' SQL bit count run here,
 on PostgreSQL, where tests/jobs runs them on SQLite)."""
 
-import io
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 from django.db import connection
 from rest_framework.test import APIClient
 
-from jobs import retention
 from jobs.models import Job
-from tests.integration.conftest import staff_api, wait_for_terminal
+from tests.integration.conftest import staff_api, upload_file, wait_for_terminal
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def _file(data: bytes, name: str) -> io.BytesIO:
-    upload = io.BytesIO(data)
-    upload.name = name
-    return upload
+pytestmark = [
+    pytest.mark.integration, pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("delete_jobs_after"),
+]
 
 
-@pytest.fixture(autouse=True)
-def _delete_jobs_after() -> Iterator[None]:
-    """The jobs' objects live in the shared S3 bucket: delete them with their jobs."""
-    yield
-    for job_id in Job.objects.values_list("pk", flat=True):
-        retention.job_delete(job_id=job_id)
 
 
 def _poll(client: APIClient, url: str, key: str, done: set[str], timeout: float = 90) -> dict:
@@ -46,7 +34,7 @@ def test_seed_clients_work_unchanged_without_a_token(worker, settings, image_byt
     settings.PHOTOPIPE_ANONYMOUS = "by-id"
     seed = APIClient()  # no token, as the seeds' clients
 
-    job_id = seed.post("/upload", {"file": _file(image_bytes("astronaut.png"), "a.png")},
+    job_id = seed.post("/upload", {"file": upload_file(image_bytes("astronaut.png"), "a.png")},
                        format="multipart").json()["job_id"]
     status = _poll(seed, f"/status/{job_id}", "status", {"COMPLETED", "FAILED"})
     assert status["status"] == "COMPLETED", (status, worker.output()[-2000:])
@@ -54,8 +42,8 @@ def test_seed_clients_work_unchanged_without_a_token(worker, settings, image_byt
     result = requests.get(status["file"], timeout=10)
     assert result.status_code == 200 and result.content[:3] == b"\xff\xd8\xff"
 
-    accepted = seed.post("/api/v1/analyze",
-                         {"file": _file(image_bytes("rocket.jpg"), "r.jpg")}, format="multipart")
+    rocket = upload_file(image_bytes("rocket.jpg"), "r.jpg")
+    accepted = seed.post("/api/v1/analyze", {"file": rocket}, format="multipart")
     assert accepted.status_code == 202 and accepted.json()["status"] == "processing"
     task = _poll(seed, f"/api/v1/tasks/{accepted.json()['task_id']}", "status",
                  {"COMPLETED", "FAILED"})
@@ -63,7 +51,7 @@ def test_seed_clients_work_unchanged_without_a_token(worker, settings, image_byt
     assert requests.get(task["result_url"], timeout=10).status_code == 200
 
     processed = seed.post("/api/process/", {
-        "image": _file(image_bytes("coffee.png"), "c.png"), "filters": "grayscale",
+        "image": upload_file(image_bytes("coffee.png"), "c.png"), "filters": "grayscale",
     }, format="multipart")
     assert processed.status_code == 202
     job = wait_for_terminal(processed.json()["id"])
@@ -76,7 +64,7 @@ def test_seed_clients_work_unchanged_without_a_token(worker, settings, image_byt
 def test_detection_filters_and_near_duplicates_on_postgresql(worker, image_bytes):
     api = staff_api()
     ids = [
-        api.post("/api/v1/jobs/", {"file": _file(image_bytes(name), name)},
+        api.post("/api/v1/jobs/", {"file": upload_file(image_bytes(name), name)},
                  format="multipart").json()["id"]
         for name in ("astronaut.png", "astronaut.png", "page.png")
     ]

@@ -2,10 +2,8 @@
 PostgreSQL (the batch's one event on processed_images and its one signed webhook, sent by the
 worker; two concurrent uploads with one Idempotency-Key against PostgreSQL's unique index)."""
 
-import io
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -15,24 +13,20 @@ from standardwebhooks.webhooks import Webhook
 from jobs import retention
 from jobs.models import Batch, Job
 from jobs.webhook_models import WebhookSecret
-from tests.integration.conftest import WORKER_WEBHOOK_ALLOW, staff_api, wait_for_terminal
+from tests.integration.conftest import (
+    WORKER_WEBHOOK_ALLOW,
+    staff_api,
+    upload_file,
+    wait_for_terminal,
+)
 from tests.webhook_receiver import Receiver
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration, pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("delete_jobs_after"),
+]
 
 
-def _file(data: bytes, name: str) -> io.BytesIO:
-    upload = io.BytesIO(data)
-    upload.name = name
-    return upload
-
-
-@pytest.fixture(autouse=True)
-def _delete_jobs_after() -> Iterator[None]:
-    """The jobs' objects live in the shared S3 bucket: delete them with their jobs."""
-    yield
-    for job_id in Job.objects.values_list("pk", flat=True):
-        retention.job_delete(job_id=job_id)
 
 
 def test_a_batch_with_a_bad_file_finishes_with_one_event_and_one_webhook(
@@ -42,8 +36,11 @@ def test_a_batch_with_a_bad_file_finishes_with_one_event_and_one_webhook(
     api = staff_api()
     with Receiver() as receiver:
         answer = api.post("/api/v1/batches/", {
-            "file": [_file(image_bytes("astronaut.png"), "a.png"), _file(b"text", "note.txt"),
-                     _file(image_bytes("rocket.jpg"), "r.jpg")],
+            "file": [
+                upload_file(image_bytes("astronaut.png"), "a.png"),
+                upload_file(b"text", "note.txt"),
+                upload_file(image_bytes("rocket.jpg"), "r.jpg"),
+            ],
             "steps": "grayscale", "webhook_url": receiver.url(),
         }, format="multipart")
         assert answer.status_code == 202, answer.content
@@ -74,7 +71,7 @@ def test_concurrent_uploads_with_one_key_make_one_job_on_postgresql(worker, imag
     def upload() -> None:
         try:
             response = staff_api().post(
-                "/api/v1/jobs/", {"file": _file(data, "c.png")}, format="multipart",
+                "/api/v1/jobs/", {"file": upload_file(data, "c.png")}, format="multipart",
                 HTTP_IDEMPOTENCY_KEY="same-key",
             )
             answers.append((response.status_code, response.json()["id"]))
@@ -96,10 +93,12 @@ def test_concurrent_uploads_with_one_key_make_one_job_on_postgresql(worker, imag
 def test_dedupe_reuses_a_result_on_s3_that_outlives_its_source(worker, image_bytes):
     api = staff_api()
     data = image_bytes("astronaut.png")
-    first = api.post("/api/v1/jobs/", {"file": _file(data, "a.png")}, format="multipart")
+    first = api.post("/api/v1/jobs/", {"file": upload_file(data, "a.png")}, format="multipart")
     source = wait_for_terminal(first.json()["id"])
     assert source.status == Job.Status.COMPLETED
-    again = api.post("/api/v1/jobs/", {"file": _file(data, "a.png")}, format="multipart").json()
+    again = api.post(
+        "/api/v1/jobs/", {"file": upload_file(data, "a.png")}, format="multipart"
+    ).json()
     assert again["status"] == "completed" and again["reused_from"] == str(source.pk)
     assert not Job.objects.get(pk=again["id"]).stage_runs.exists()
     retention.job_delete(job_id=source.pk)
