@@ -8,6 +8,7 @@ COMMIT are statements too; transaction=True so commits and on-commit work really
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -21,6 +22,7 @@ SUBMIT = 3  # BEGIN, INSERT job, COMMIT
 # INSERT attempt, COMMIT) and the completion (BEGIN, SELECT job and attempt FOR UPDATE,
 # UPDATE attempt, UPDATE job, COMMIT). The last stage adds the batch check after the commit.
 PER_STAGE = {"resize": 12, "watermark": 12, "detect": 13}
+API_UPLOAD = 6
 
 
 def test_statements_per_upload_and_per_stage(submit: Any) -> None:
@@ -34,3 +36,16 @@ def test_statements_per_upload_and_per_stage(submit: Any) -> None:
         counts[stage] = len(captured)
     assert counts == PER_STAGE
     assert Job.objects.get(pk=job.pk).status == Job.Status.COMPLETED
+
+
+def test_an_upload_through_the_api_does_not_read_its_job_back(
+    api: Any, image_bytes: Any
+) -> None:
+    upload = SimpleUploadedFile("astronaut.png", image_bytes("astronaut.png"))
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post("/api/v1/jobs/", {"file": upload}, format="multipart")
+    assert response.status_code == 202
+    assert response.json()["timeline"] == []
+    # The token, the quota (two aggregates), BEGIN, the INSERT, COMMIT: the 202 body is made from
+    # the job just created, not from a read-back (which was a SELECT and a prefetch more).
+    assert len(captured) == API_UPLOAD, [query["sql"][:60] for query in captured]
