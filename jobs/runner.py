@@ -9,7 +9,7 @@ from dramatiq.middleware import TimeLimit, TimeLimitExceeded
 
 import processing
 from jobs import leases, redelivery, services, stages, storage
-from jobs.models import Job
+from jobs.models import Job, StageRun
 from jobs.stage_work import WorkControl
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def run_stage(job_id: str, stage_name: str) -> None:
         try:
             # The row stage_claim locked and saved a moment ago: no second read.
             job = stage_run.job
-            output = stage.work(job, _read_input(job, stage.name), _control(job, stage))
+            output = stage.work(job, _read_input(stage_run), _control(job, stage))
         except processing.WorkCancelled:
             _disarm_time_limit()
             logger.info("job %s: %s stopped, the job was cancelled", job_id, stage.name)
@@ -84,8 +84,12 @@ def _control(job: Job, stage: stages.Stage) -> WorkControl:
     return WorkControl(deadline_s=deadline_s, should_stop=stopped)
 
 
-def _read_input(job: Job, stage: str) -> bytes:
-    key = services.stage_input_key(job, stage)
+def _read_input(stage_run: StageRun) -> bytes:
+    job, stage = stage_run.job, stage_run.stage
+    # stage_claim found it in the query it made anyway; a StageRun from elsewhere asks.
+    key = getattr(stage_run, "input_key", None)
+    if key is None:
+        key = services.stage_input_key(job, stage)
     source = stages.input_stage(job.plan, stage)
     what = f"the output of {source}" if source else "the original image"
     if not key:

@@ -117,8 +117,10 @@ def stage_claim(*, job_id: str, stage: str, worker: str | None = None) -> StageR
     job = Job.objects.select_for_update().filter(pk=job_id).first()
     if job is None or not job.is_active or job.stage != stage:
         return None
-    # Every attempt of this stage in this run, in one query (they are few), not three.
-    runs = list(StageRun.objects.filter(job=job, run=job.run, stage=stage))
+    # Every attempt of this run, in one query (they are few): this stage's attempts, and the
+    # output the stage reads (stage_input_key would be one more query per stage).
+    this_run = list(StageRun.objects.filter(job=job, run=job.run))
+    runs = [run for run in this_run if run.stage == stage]
     if any(run.status == StageRun.Status.DONE for run in runs):
         return None
     now = timezone.now()
@@ -136,18 +138,24 @@ def stage_claim(*, job_id: str, stage: str, worker: str | None = None) -> StageR
         job.start()
     job.attempts += 1
     job.save(update_fields=["status", "started_at", "attempts", "updated_at"])
-    return StageRun.objects.create(
+    claimed = StageRun.objects.create(
         job=job, run=job.run, stage=stage, attempt=attempts + 1,
         worker=(worker or leases.worker_id())[:100],
     )
+    claimed.input_key = stage_input_key(job, stage, this_run)  # what runner reads, no query
+    return claimed
 
 
-def stage_input_key(job: Job, stage: str) -> str | None:
+def stage_input_key(job: Job, stage: str, this_run: Sequence[StageRun] | None = None) -> str:
     """The storage key of the image ``stage`` reads: the original, or the output an earlier
-    stage of the current run recorded ("" when that output is missing)."""
+    stage of the current run recorded ("" when that output is missing). ``this_run``: the
+    run's attempts when the caller has them already."""
     source = stages.input_stage(job.plan, stage)
     if source is None:
         return job.original_key
+    if this_run is not None:
+        done = (r for r in this_run if r.stage == source and r.status == StageRun.Status.DONE)
+        return next((r.output_key for r in done), "")
     return (
         StageRun.objects.filter(job=job, run=job.run, stage=source, status=StageRun.Status.DONE)
         .values_list("output_key", flat=True).first() or ""
@@ -166,13 +174,15 @@ def stage_complete(*, stage_run: StageRun, output: StageOutput) -> Job | None:
     run.close(StageRun.Status.DONE, output_key=output.output_key)
     job.record(run.stage, output.job_fields)
     following = stages.next_stage(job.plan, run.stage)
+    # Only the columns a completion changes: the full-row UPDATE re-encoded every JSON field.
+    changed = ["status", "stage", "error", "finished_at", "updated_at", *output.job_fields]
     if following:
         job.advance(following)
-        job.save()
+        job.save(update_fields=changed)
         send_on_commit(following, str(job.id))
         return job
     job.complete()
-    job.save()
+    job.save(update_fields=changed)
     # send_robust: a failing receiver (broker down) must not undo or hide the completion.
     transaction.on_commit(lambda: job_finished.send_robust(sender=Job, job=job), robust=True)
     logger.info("job %s completed", job.id)

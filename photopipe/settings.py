@@ -172,6 +172,12 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_S3_CLIENT_CONFIG = Config(
         s3={"addressing_style": "path"}, signature_version="s3v4",
         connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"},
+        # botocore >= 1.36 adds a CRC32 to every PUT and checks one on every GET by default;
+        # a stage moves 2-3 objects of a few MB, and the two passes over each cost CPU in every
+        # worker and the API (docs/PERFORMANCE.md, "Cuts, second round"). Integrity stays: over
+        # plain HTTP the SigV4 signature covers the body's SHA-256, over HTTPS TLS does.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
     )
     default_storage_backend = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:

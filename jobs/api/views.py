@@ -30,7 +30,7 @@ from jobs.api.renderers import AnyMediaRenderer
 from jobs.api.schema import errors
 from jobs.downloads import Download, download_of
 from jobs.limits import upload_limits
-from jobs.models import Job, Preset
+from jobs.models import Job, Preset, StageRun
 from jobs.quotas import quota_check_upload
 from jobs.selectors import jobs_visible_to
 
@@ -166,7 +166,11 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def create(self, request: Request) -> Response:
         def upload() -> tuple[int, dict[str, Any]]:
             job = submit_upload(request, self.get_serializer(data=request.data))
-            return status.HTTP_202_ACCEPTED, self._job_data(job)
+            # Not read back (_job_data): the caller owns the job it just created, and a new
+            # job has no attempts yet (a deduplicated one completes without any).
+            job._prefetched_objects_cache = {"stage_runs": StageRun.objects.none()}
+            context = self.get_serializer_context()
+            return status.HTTP_202_ACCEPTED, s.JobSerializer(job, context=context).data
 
         code, body, replayed = idempotent(request, upload)
         headers = {"Location": str(body["url"])}
