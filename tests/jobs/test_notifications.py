@@ -85,3 +85,24 @@ def test_events_that_never_reached_rabbitmq_are_resent_by_the_reaper(
         resent = reaper.jobs_rebroadcast_unnotified(older_than=timedelta(minutes=10))
     assert resent == [str(lost.pk)] and len(sent) == 1
     assert reaper.jobs_rebroadcast_unnotified(older_than=timedelta(minutes=10)) == []
+
+
+def test_an_event_confirmed_but_not_recorded_is_not_published_again_at_once(submit, caplog):
+    """The database going away after RabbitMQ confirmed the event: logged, not raised, so the
+    receiver does not hand the same event to the retrying actor (a duplicate at once)."""
+    from unittest import mock
+
+    from django.db import OperationalError
+
+    from jobs import receivers
+
+    job = submit()
+    with (
+        mock.patch("jobs.events.publish_processed", return_value=True) as publish,
+        mock.patch("jobs.notifications.mark_notified", side_effect=OperationalError("gone")),
+        mock.patch("jobs.receivers.send_now") as fallback,
+    ):
+        receivers.broadcast(Job, job=job)
+    publish.assert_called_once()
+    fallback.assert_not_called()
+    assert "published but not recorded" in caplog.text
