@@ -22,7 +22,7 @@ SUBMIT = 3  # BEGIN, INSERT job, COMMIT
 # INSERT attempt, COMMIT) and the completion (BEGIN, SELECT job and attempt FOR UPDATE,
 # UPDATE attempt, UPDATE job, COMMIT). The last stage adds the batch check after the commit.
 PER_STAGE = {"resize": 12, "watermark": 12, "detect": 13}
-API_UPLOAD = 6
+API_UPLOAD = 4  # statements of an upload, backend-neutral (the test says which)
 
 
 def test_statements_per_upload_and_per_stage(submit: Any) -> None:
@@ -46,6 +46,12 @@ def test_an_upload_through_the_api_does_not_read_its_job_back(
         response = api.post("/api/v1/jobs/", {"file": upload}, format="multipart")
     assert response.status_code == 202
     assert response.json()["timeline"] == []
-    # The token, the quota (two aggregates), BEGIN, the INSERT, COMMIT: the 202 body is made from
-    # the job just created, not from a read-back (which was a SELECT and a prefetch more).
-    assert len(captured) == API_UPLOAD, [query["sql"][:60] for query in captured]
+    # The token, the quota (two aggregates), the INSERT: the 202 body is made from the job just
+    # created, not from a read-back (which was a SELECT and a prefetch more). Throttle counters
+    # (a cache table on PostgreSQL) and transaction control differ by backend: not counted.
+    statements = [
+        query["sql"] for query in captured
+        if "photopipe_cache" not in query["sql"]
+        and query["sql"].split()[0] not in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"}
+    ]
+    assert len(statements) == API_UPLOAD, [sql[:60] for sql in statements]
