@@ -40,8 +40,17 @@ def declare_exchange(channel: Any) -> None:
     channel.exchange_declare(exchange=EXCHANGE, exchange_type="fanout", durable=True)
 
 
-def connect() -> pika.BlockingConnection:
-    return pika.BlockingConnection(pika.URLParameters(settings.RABBITMQ_URL))
+def connect(*, timeout_s: float | None = None) -> pika.BlockingConnection:
+    """A connection to RabbitMQ: the first node of RABBITMQ_URL that answers (Dramatiq takes
+    "url1;url2", the nodes of a cluster, and so does everything else that connects). With
+    ``timeout_s`` every step gives up after that long: probes and the admin must not hang."""
+    candidates = [pika.URLParameters(url) for url in settings.RABBITMQ_URL.split(";")]
+    if timeout_s is not None:
+        for params in candidates:
+            params.connection_attempts = 1
+            params.socket_timeout = params.stack_timeout = timeout_s
+            params.blocked_connection_timeout = timeout_s
+    return pika.BlockingConnection(candidates)
 
 
 def publish_processed(payload: dict[str, Any]) -> bool:

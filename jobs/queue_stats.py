@@ -14,9 +14,10 @@ from typing import Any
 
 import dramatiq
 import pika
-from django.conf import settings
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name, xq_name
+
+from jobs import events
 
 TIMEOUT_S = 3
 PEEK_LIMIT = 50
@@ -167,14 +168,8 @@ def _check_queue(queue: str) -> None:
 @contextlib.contextmanager
 def _channel_factory() -> Iterator[Any]:
     """A short-timeout connection to RabbitMQ; yields a function that opens channels."""
-    candidates = [pika.URLParameters(url) for url in settings.RABBITMQ_URL.split(";")]
-    for params in candidates:
-        params.connection_attempts = 1
-        params.socket_timeout = TIMEOUT_S
-        params.stack_timeout = TIMEOUT_S
-        params.blocked_connection_timeout = TIMEOUT_S
     try:
-        connection = pika.BlockingConnection(candidates)
+        connection = events.connect(timeout_s=TIMEOUT_S)
     except pika.exceptions.AMQPError as error:
         raise BrokerUnavailable(f"{type(error).__name__}: {error}") from None
     try:

@@ -86,10 +86,7 @@ def _control(job: Job, stage: stages.Stage) -> WorkControl:
 
 def _read_input(stage_run: StageRun) -> bytes:
     job, stage = stage_run.job, stage_run.stage
-    # stage_claim found it in the query it made anyway; a StageRun from elsewhere asks.
-    key = getattr(stage_run, "input_key", None)
-    if key is None:
-        key = services.stage_input_key(job, stage)
+    key = stage_run.input_key  # stage_claim found it in the query it made anyway
     source = stages.input_stage(job.plan, stage)
     what = f"the output of {source}" if source else "the original image"
     if not key:

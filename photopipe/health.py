@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pika
 from botocore.config import Config
 from django.conf import settings
 from django.core.files.storage import Storage, storages
@@ -19,6 +18,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from jobs import events
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +62,8 @@ def check_database() -> str:
 def check_broker() -> str:
     if not settings.RABBITMQ_URL:
         return "embedded (in-process broker)"
-    # Dramatiq also takes "url1;url2" (the nodes of a cluster): any node answering is ready.
-    candidates = [pika.URLParameters(url) for url in settings.RABBITMQ_URL.split(";")]
-    for params in candidates:
-        params.connection_attempts = 1
-        params.socket_timeout = TIMEOUT_S
-        params.stack_timeout = TIMEOUT_S
-    pika.BlockingConnection(candidates).close()
+    # Any node of a cluster ("url1;url2") answering is ready.
+    events.connect(timeout_s=TIMEOUT_S).close()
     return "rabbitmq"
 
 
