@@ -4,7 +4,6 @@
 these tests are skipped with the reason.
 """
 
-import io
 import os
 import signal
 import subprocess
@@ -26,6 +25,7 @@ from rest_framework.test import APIClient
 from jobs import retention
 from jobs.models import Job
 from jobs.stages import ALL_STAGES
+from tests.helpers import upload_file  # noqa: F401 - the integration tests import it from here
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {Job.Status.COMPLETED, Job.Status.FAILED, Job.Status.CANCELLED}
@@ -287,13 +287,6 @@ class EventQueue:
 
     def close(self) -> None:
         self.connection.close()
-
-
-def upload_file(data: bytes, name: str) -> io.BytesIO:
-    """An in-memory file with a name, as the test client uploads it."""
-    upload = io.BytesIO(data)
-    upload.name = name
-    return upload
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Issue 9's extras over HTTP: idempotent uploads, dedupe of finished results, presets."""
 
-import io
 from datetime import timedelta
 from unittest import mock
 
@@ -9,9 +8,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
-from jobs import idempotency, retention, runner, storage
+from jobs import idempotency, retention, storage
 from jobs.models import IdempotencyKey, Job, Preset, StageRun
 from jobs.signals import job_finished
+from tests.helpers import run_all_stages as _run
+from tests.helpers import upload_file as _file
 
 pytestmark = pytest.mark.django_db
 
@@ -19,19 +20,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _dedupe_on(_no_dedupe, settings) -> None:
     settings.PHOTOPIPE = {**settings.PHOTOPIPE, "DEDUPE": True}  # its default
-
-
-def _file(data: bytes, name: str = "astronaut.png") -> io.BytesIO:
-    upload = io.BytesIO(data)
-    upload.name = name
-    return upload
-
-
-def _run(job_id: object) -> Job:
-    job = Job.objects.get(pk=job_id)
-    for stage in job.plan:
-        runner.run_stage(str(job.pk), stage)
-    return Job.objects.get(pk=job.pk)
 
 
 def _upload(client, data: bytes, key: str | None = None, **fields):

@@ -1,26 +1,21 @@
 """Batches over HTTP: many files, one batch id, each file its own job or its own error, and
 exactly one event and one webhook when the batch finishes."""
 
-import io
 import json
 from unittest import mock
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from jobs import batches, runner
+from jobs import batches
 from jobs.batch_actors import deliver_batch_webhook
 from jobs.models import Batch, BatchItem, Job
 from jobs.webhook_models import WebhookSecret
+from tests.helpers import run_all_stages as _run
+from tests.helpers import upload_file as _file
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db
-
-
-def _file(data: bytes, name: str) -> io.BytesIO:
-    upload = io.BytesIO(data)
-    upload.name = name
-    return upload
 
 
 def _post(client, files, key: str | None = None, **fields):
@@ -29,12 +24,6 @@ def _post(client, files, key: str | None = None, **fields):
         "/api/v1/batches/", {"file": [_file(data, name) for name, data in files], **fields},
         format="multipart", **headers,
     )
-
-
-def _run(job_id: object) -> None:
-    job = Job.objects.get(pk=job_id)
-    for stage in job.plan:
-        runner.run_stage(str(job.pk), stage)
 
 
 def _sent(stub_broker, actor: str) -> list:

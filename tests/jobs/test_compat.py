@@ -1,27 +1,15 @@
 """The seeds' routes, called as their clients call them: field names, keys, status values."""
 
-import io
 from urllib.parse import urlsplit
 
 import pytest
 
-from jobs import runner, services
+from jobs import services
 from jobs.models import Job
+from tests.helpers import run_all_stages as _run
+from tests.helpers import upload_file as _file
 
 pytestmark = pytest.mark.django_db
-
-
-def _file(data: bytes, name: str = "photo.png") -> io.BytesIO:
-    upload = io.BytesIO(data)
-    upload.name = name
-    return upload
-
-
-def _run(job_id: str) -> Job:
-    job = Job.objects.get(pk=job_id)
-    for stage in job.plan:
-        runner.run_stage(str(job.pk), stage)
-    return Job.objects.get(pk=job.pk)
 
 
 def _fetch(client, url: str) -> bytes:

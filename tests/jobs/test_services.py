@@ -13,14 +13,9 @@ from jobs import leases, reaper, runner, services, storage
 from jobs.models import IllegalTransition, Job, StageNotInPlan, StageRun
 from jobs.signals import job_failed, job_finished
 from jobs.stage_work import StageOutput
+from tests.helpers import run_all_stages
 
 pytestmark = pytest.mark.django_db
-
-
-def run_all_stages(job: Job) -> Job:
-    for stage in job.plan:
-        runner.run_stage(str(job.pk), stage)
-    return Job.objects.get(pk=job.pk)
 
 
 @pytest.fixture
