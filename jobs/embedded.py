@@ -18,12 +18,10 @@ from collections import Counter
 from datetime import timedelta
 
 import dramatiq
-from django.db import close_old_connections, transaction
-from django.utils import timezone
+from django.db import close_old_connections
 
 from jobs import stages
-from jobs.models import Job
-from jobs.queueing import send_on_commit
+from jobs.reaper import jobs_resume_stuck
 
 logger = logging.getLogger(__name__)
 
@@ -71,21 +69,7 @@ class HeldMessages(dramatiq.Middleware):
 def jobs_resume_orphaned(held: HeldMessages) -> list[str]:
     """Re-send the current stage of active jobs this process holds no message for (queued or
     resumed by another process, or left by a restart)."""
-    holding = held.holds()
-    cutoff = timezone.now() - GRACE
-    resumed = []
-    for job_id, stage in Job.objects.filter(
-        status__in=Job.ACTIVE, updated_at__lte=cutoff
-    ).values_list("id", "stage").iterator():
-        if str(job_id) in holding or stage not in stages.BY_NAME:
-            continue
-        with transaction.atomic():
-            Job.objects.filter(pk=job_id).update(updated_at=timezone.now())
-            send_on_commit(stage, str(job_id))
-        resumed.append(str(job_id))
-    if resumed:
-        logger.info("embedded sweep: picked up %d job(s) queued elsewhere", len(resumed))
-    return resumed
+    return jobs_resume_stuck(older_than=GRACE, skip=held.holds())
 
 
 class Sweeper(threading.Thread):

@@ -5,6 +5,7 @@ stages idempotent and subscribers are told events arrive at least once.
 """
 
 import logging
+from collections.abc import Collection
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,23 +20,27 @@ from jobs.queueing import send_on_commit
 logger = logging.getLogger(__name__)
 
 
-def jobs_resume_stuck(*, older_than: timedelta) -> list[str]:
-    """Re-send the current stage of active jobs untouched for ``older_than``.
+def jobs_resume_stuck(
+    *, older_than: timedelta, skip: Collection[str] = frozenset()
+) -> list[str]:
+    """Re-send the current stage of active jobs untouched for ``older_than``, except the job
+    ids in ``skip`` (embedded mode: the jobs its own broker still holds a message for).
 
-    Covers a crash between the commit and the publish, a lost message or a restart of the
-    embedded mode.
+    Covers a crash between the commit and the publish, a lost message, a restart of the
+    embedded mode, and jobs another process queued beside it.
     """
     cutoff = timezone.now() - older_than
     resumed = []
     for job_id, stage in Job.objects.filter(
         status__in=Job.ACTIVE, updated_at__lte=cutoff
-    ).values_list("id", "stage"):
-        if stage in stages.BY_NAME:
-            with transaction.atomic():
-                # Touch the row so the next sweep waits a full timeout again.
-                Job.objects.filter(pk=job_id).update(updated_at=timezone.now())
-                send_on_commit(stages.get(stage).name, str(job_id))
-            resumed.append(str(job_id))
+    ).values_list("id", "stage").iterator():
+        if stage not in stages.BY_NAME or str(job_id) in skip:
+            continue
+        with transaction.atomic():
+            # Touch the row so the next sweep waits a full timeout again.
+            Job.objects.filter(pk=job_id).update(updated_at=timezone.now())
+            send_on_commit(stage, str(job_id))
+        resumed.append(str(job_id))
     if resumed:
         logger.warning("resumed %d stuck job(s)", len(resumed))
     return resumed
