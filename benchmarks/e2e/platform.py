@@ -23,6 +23,8 @@ UNLIMITED = {
     "PHOTOPIPE_THROTTLE_USER": "off", "PHOTOPIPE_THROTTLE_ANON": "off",
     "PHOTOPIPE_THROTTLE_UPLOAD": "off", "PHOTOPIPE_QUOTA_JOBS_PER_DAY": "0",
     "PHOTOPIPE_QUOTA_BYTES": "0", "DJANGO_DEBUG": "0",
+    # The same photo is uploaded many times: each upload must run its stages, not reuse.
+    "PHOTOPIPE_DEDUPE": "0",
 }
 SERVICE_VARIABLES = ("DATABASE_URL", "RABBITMQ_URL", "AWS_", "DJANGO_SECRET_KEY")
 # benchmarks/__init__.py caps these at 1 for the one-core figures; the platform runs as
