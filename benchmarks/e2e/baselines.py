@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -107,17 +108,19 @@ def naive_with_haar(data: bytes) -> bytes:
     return naive.encode(naive.watermark(image))
 
 
-_CASCADE = []
+# One cascade per thread: benchmarks/e2e/seeds.py runs this loop from many threads at once,
+# and OpenCV does not promise that one CascadeClassifier may detect in two threads together.
+_CASCADE = threading.local()
 
 
 def _cascade():  # noqa: ANN202 - cv2.CascadeClassifier
     import cv2
 
-    if not _CASCADE:
-        _CASCADE.append(
-            cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    if not hasattr(_CASCADE, "classifier"):
+        _CASCADE.classifier = cv2.CascadeClassifier(
+            cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         )
-    return _CASCADE[0]
+    return _CASCADE.classifier
 
 
 def naive_throughput(data: bytes, count: int) -> float:

@@ -1,0 +1,167 @@
+"""The seed projects' own comparison (issue 10, item 4): the same burst of 4K images processed
+by thread workers, by process workers and by one process in sequence, for two chains.
+
+    python -m benchmarks.e2e.seeds [--count N]
+
+Chains: ``naive`` is the loop the seed projects write (baselines.naive_with_haar: full decode,
+``thumbnail()``, drawn text, OpenCV's Haar cascade, encode); ``ours`` is processing's chain
+(benchmarks.ours.chain, what baselines.chain_cpu_ms times). Modes, each given all N images at
+once:
+
+- ``sequential``: this process, one image after another;
+- ``threads``: a ThreadPoolExecutor of N threads in this process (the seed's
+  ``threading_vs_mp`` demo starts one thread per image);
+- ``processes``: a ProcessPoolExecutor of one process per CPU, each image's bytes sent to it.
+  Its start-up (spawn, imports, the chains' warm-up: MediaPipe's graph, the Haar cascade) is
+  timed on its own (``seeds_process_pool_start_s``) and **excluded** from the cells: a worker
+  pool is started once and then serves many bursts.
+
+Every mode is warmed up before its timed burst (the threads too: each builds its own MediaPipe
+graph and cascade on first use). Spawn, not fork: a child forked from this process would
+inherit libvips and MediaPipe threads that do not exist in it (processing/_vips.py, _mediapipe.py).
+The benchmarks package caps OpenMP/BLAS pools at one thread before anything imports them;
+OpenCV's own pool is left at its default, as a seed project would have it. CPU is read for every
+cell (this process's process_time, plus the pool processes' from /proc), so the table can show
+how many cores each mode kept busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+from benchmarks.e2e import baselines, procs
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CHAINS = ("naive", "ours")
+MODES = ("sequential", "threads", "processes")
+
+
+def _chain(name: str) -> Callable[[bytes], bytes]:
+    if name == "naive":
+        return baselines.naive_with_haar
+    from benchmarks import ours
+
+    return ours.chain
+
+
+def process(name: str, data: bytes) -> int:
+    """One image through one chain; the size of the result (sent back instead of the bytes,
+    which would only add a copy through the pipe)."""
+    return len(_chain(name)(data))
+
+
+def _small(data: bytes) -> bytes:
+    """A 640 px copy: warms every code path (imports, models, cascades) at a fraction of the
+    4K's cost."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.thumbnail((640, 640))
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _warm(data: bytes) -> None:
+    for name in CHAINS:
+        process(name, _small(data))
+
+
+def _pool_ready(_: int) -> int:
+    """Holds its process briefly, so the pool's N warm-up tasks land on N processes."""
+    time.sleep(0.3)
+    return os.getpid()
+
+
+def start_process_pool(data: bytes, size: int) -> tuple[ProcessPoolExecutor, list[int], float]:
+    """A spawned pool of ``size`` warmed processes, their pids, and how long it took."""
+    started = time.perf_counter()
+    pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_warm, initargs=(data,))
+    pids = sorted(set(pool.map(_pool_ready, range(size))))
+    if len(pids) != size:
+        pool.shutdown()
+        raise RuntimeError(f"process pool warmed {len(pids)} processes, not {size}")
+    return pool, pids, time.perf_counter() - started
+
+
+def _warm_threads(pool: ThreadPoolExecutor, threads: int, data: bytes) -> None:
+    """One warm-up task per thread (a barrier keeps each on its own thread): MediaPipe graphs
+    and Haar cascades are per thread."""
+    barrier = threading.Barrier(threads)
+
+    def one(_: int) -> None:
+        barrier.wait()
+        _warm(data)
+
+    list(pool.map(one, range(threads)))
+
+
+def _timed(run: Callable[[], list[int]], pids: list[int]) -> tuple[float, float]:
+    """(wall s, CPU s of this process and of ``pids``) of run()."""
+    cpu_before, other_before = time.process_time(), procs.cpu_seconds(pids)
+    started = time.perf_counter()
+    sizes = run()
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before + procs.cpu_seconds(pids) - other_before
+    if not all(size > 10_000 for size in sizes):
+        raise RuntimeError(f"a chain returned too little: {sizes}")
+    return wall, cpu
+
+
+def measure(data: bytes, count: int = 10) -> dict[str, float]:
+    """Every chain in every mode; figures keyed ``seeds_<chain>_<mode>_{s,images_per_s,cores}``
+    plus ``seeds_<chain>_<mode>_speedup`` (over that chain's sequential run)."""
+    cpus = len(os.sched_getaffinity(0))
+    figures: dict[str, float] = {"seeds_images": count, "seeds_process_pool_size": cpus}
+    _warm(data)
+    process_pool, pids, figures["seeds_process_pool_start_s"] = start_process_pool(data, cpus)
+    try:
+        with ThreadPoolExecutor(count) as thread_pool:
+            _warm_threads(thread_pool, count, data)
+            pools: dict[str, tuple[Executor | None, list[int]]] = {
+                "sequential": (None, []), "threads": (thread_pool, []),
+                "processes": (process_pool, pids),
+            }
+            for name in CHAINS:
+                for mode in MODES:
+                    pool, watched = pools[mode]
+                    if pool is None:
+                        def run(name: str = name) -> list[int]:
+                            return [process(name, data) for _ in range(count)]
+                    else:
+                        def run(name: str = name, pool: Executor = pool) -> list[int]:
+                            return list(pool.map(process, [name] * count, [data] * count))
+                    wall, cpu = _timed(run, watched)
+                    key = f"seeds_{name}_{mode}"
+                    figures[f"{key}_s"] = wall
+                    figures[f"{key}_images_per_s"] = count / wall
+                    figures[f"{key}_cores"] = cpu / wall
+                for mode in MODES:
+                    figures[f"seeds_{name}_{mode}_speedup"] = (
+                        figures[f"seeds_{name}_sequential_s"] / figures[f"seeds_{name}_{mode}_s"]
+                    )
+    finally:
+        process_pool.shutdown()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10, help="images per burst")
+    args = parser.parse_args()
+    figures = measure((DATA / "bench_4k.jpg").read_bytes(), args.count)
+    print(json.dumps({k: round(v, 3) for k, v in figures.items()}, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
