@@ -15,6 +15,9 @@ WEB_CONCURRENCY ?= $(CPUS)
 WEB_THREADS ?= 4
 WORKER_PROCESSES ?= $(CPUS)
 WORKER_THREADS ?= 2
+# Empty: every stage queue in every worker process. "resize:2 watermark:1 detect:1" gives each
+# stage its own processes (scripts/run_workers.sh; docs/PERFORMANCE.md, "Scaling", sizes them).
+WORKER_STAGES ?=
 # `make serve` and `make worker` started together must not both migrate at once (two
 # migrate runs on a fresh database collide on CREATE TABLE): the first takes this lock.
 MIGRATE := mkdir -p var && flock var/migrate.lock $(PY) manage.py migrate --noinput
@@ -72,7 +75,7 @@ services-stop:
 worker: services
 	$(WITH_SERVICES) $(MIGRATE) && \
 	  PY=$(PY) WORKER_PROCESSES=$(WORKER_PROCESSES) WORKER_THREADS=$(WORKER_THREADS) \
-	  bash scripts/run_workers.sh
+	  WORKER_STAGES="$(WORKER_STAGES)" bash scripts/run_workers.sh
 
 # The API as in production: gunicorn, DEBUG off, static files collected for whitenoise. Plain
 # HTTP on 127.0.0.1, so cookies are not marked Secure (the browsable API's login works).
