@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,14 @@ UNLIMITED = {
 SERVICE_VARIABLES = ("DATABASE_URL", "RABBITMQ_URL", "AWS_", "DJANGO_SECRET_KEY")
 # benchmarks/__init__.py caps these at 1 for the one-core figures; the platform runs as
 # deployed, without them.
+READY = "Worker process is ready for action"
 ONE_CORE_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                       "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def layout_processes(stages: str) -> int:
+    """Stage processes of a WORKER_STAGES layout ("resize:2 detect:1x3" -> 3)."""
+    return sum(int(entry.split(":")[1].split("x")[0]) for entry in stages.split())
 
 
 def base_env() -> dict[str, str]:
@@ -143,6 +151,7 @@ class RealStack(Platform):
             {**self.env, "PORT": str(self.port)}, work, ROOT,
         )
         self.worker: procs.Started | None = None
+        self.expected_ready = 0
         try:
             self.start_workers(worker_processes)
             procs.wait_for_port(self.port, 120, self.server.proc)
@@ -152,16 +161,41 @@ class RealStack(Platform):
         s3_port = services_env["AWS_S3_ENDPOINT_URL"].rsplit(":", 1)[1].strip("/")
         self.s3_pid_file = ROOT / "var" / "services" / f"s3-{s3_port}.pid"
 
-    def start_workers(self, processes: int | None) -> None:
-        if self.worker is not None:
-            self.worker.stop()
+    def start_workers(self, processes: int | None, stages: str = "", wait: bool = True
+                      ) -> float:
+        """`make worker` with WORKER_PROCESSES (None: the default) or the per-stage layout
+        WORKER_STAGES; returns the epoch second the command was started."""
+        self.stop_workers()
         env = dict(self.env)
         if processes:
             env["WORKER_PROCESSES"] = str(processes)
-        name = f"worker-{processes or 'default'}"
+        if stages:
+            env["WORKER_STAGES"] = stages
+        name = "worker-" + (re.sub(r"\W+", "_", stages) if stages else str(processes or "default"))
+        started = time.time()
         self.worker = procs.Started(name, [*MAKE, "worker"], env, self.work, ROOT)
-        expected = processes or len(os.sched_getaffinity(0))
-        self.worker.wait_for_text("Worker process is ready for action", expected, 180)
+        self.expected_ready = 1 + (layout_processes(stages) if stages
+                                   else processes or len(os.sched_getaffinity(0)))
+        if wait:
+            self.wait_workers_ready()
+        return started
+
+    def wait_workers_ready(self, timeout_s: float = 180.0) -> tuple[float, float]:
+        """Until every Dramatiq process of `make worker` (the stage processes and the delivery
+        worker's one) has logged that it is ready; the epoch seconds of the first and the last
+        of those lines (the log's own timestamps, not when this poll saw them)."""
+        assert self.worker is not None
+        self.worker.wait_for_text(READY, self.expected_ready, timeout_s)
+        stamps = [datetime.strptime(m, "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local, as logged
+                  for m in re.findall(rf"^(\S+ \S+) INFO \S+: {READY}", self.worker.output(), re.M)]
+        if len(stamps) < self.expected_ready:  # another log format: when this poll saw them
+            return time.time(), time.time()
+        return min(stamps), max(stamps)
+
+    def stop_workers(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
 
     def cpu_groups(self) -> dict[str, Callable[[], list[int]]]:
         return {
@@ -183,8 +217,7 @@ class RealStack(Platform):
             self.clean_up()
             _manage(["shell", "-c", _DELETE_USER.format(user=self.USER)], self.env)
         finally:
-            if self.worker is not None:
-                self.worker.stop()
+            self.stop_workers()
             self.server.stop()
 
 

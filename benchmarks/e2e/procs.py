@@ -117,6 +117,15 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return total / _TICK
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (/proc/stat's first
+    line: user, nice, system, irq, softirq, steal), whoever spent them: on a shared machine the
+    difference from our own processes' CPU is what everything else took."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 def rss_mb(pid: int) -> float:
     try:
         pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])

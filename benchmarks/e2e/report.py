@@ -17,7 +17,8 @@ START, END = "<!-- bench-e2e:start -->", "<!-- bench-e2e:end -->"
 
 
 def write(figures: dict[str, Any], samples: dict[str, Any], targets: list) -> None:
-    plots = [_throughput_plot(figures), _cpu_plot(figures), _latency_plot(figures, samples)]
+    plots = [_throughput_plot(figures), _cpu_plot(figures), _latency_plot(figures, samples),
+             _scaling_plot(figures)]
     section = "\n".join([START, _markdown(figures, targets, plots), END])
     path = DOCS / "PERFORMANCE.md"
     text = path.read_text()
@@ -32,8 +33,9 @@ def write(figures: dict[str, Any], samples: dict[str, Any], targets: list) -> No
 def _markdown(f: dict[str, Any], targets: list, plots: list[str]) -> str:
     rows = []
     for key, comparison, limit in targets:
-        rows.append(f"| `{key}` | {f[key]} | {comparison} {limit} | "
-                    f"{'met' if f['targets_met'][key] else '**missed**'} |")
+        met = f["targets_met"].get(key)
+        verdict = "not measured" if met is None else "met" if met else "**missed**"
+        rows.append(f"| `{key}` | {f.get(key, '-')} | {comparison} {limit} | {verdict} |")
     cpu = [
         ("processing chain, in one process", f["chain_cpu_ms"]),
         ("worker processes", f["worker_cpu_ms_per_image"]),
@@ -64,6 +66,8 @@ def _markdown(f: dict[str, Any], targets: list, plots: list[str]) -> str:
         f"{f['embedded_images_per_s']} |",
         f"| naive sequential loop (one process) | {f['naive_loop_images_per_s']} |",
         "",
+        *_seeds(f),
+        *_scaling(f),
         "| CPU per 4K image during the throughput burst | ms |",
         "| --- | --- |",
         *[f"| {name} | {value} |" for name, value in cpu],
@@ -96,6 +100,94 @@ def _markdown(f: dict[str, Any], targets: list, plots: list[str]) -> str:
     lines += [*(f"![{name}]({name})" for name in plots), "", "The JSON line:", "", "```",
               json.dumps(f, sort_keys=True), "```"]
     return "\n".join(lines)
+
+
+def _seeds(f: dict[str, Any]) -> list[str]:
+    """The seeds' comparison (benchmarks/e2e/seeds.py)."""
+    if "seeds_images" not in f:
+        return []
+    count = f["seeds_images"]
+    rows = [
+        ("one process, in sequence", "sequential"),
+        (f"{count} threads (ThreadPoolExecutor)", "threads"),
+        (f"{f['seeds_process_pool_size']} processes (ProcessPoolExecutor)", "processes"),
+    ]
+    lines = [
+        f"The seeds' comparison: {count} simultaneous 4K images (`benchmarks/e2e/seeds.py`, in the "
+        "benchmark process before the stack; cores = CPU seconds / wall seconds; the process "
+        f"pool's start-up, {f['seeds_process_pool_start_s']} s, is excluded):",
+        "",
+        "| | naive: s | images/s | speed-up | cores | ours: s | images/s | speed-up | cores |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for label, mode in rows:
+        cells = [f"{f[f'seeds_{chain}_{mode}_{m}']}"
+                 for chain in ("naive", "ours") for m in ("s", "images_per_s", "speedup", "cores")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _scaling(f: dict[str, Any]) -> list[str]:
+    """The workers alone draining a backlog (benchmarks/e2e/scaling.py), and the stage CPU
+    the sizing rule comes from."""
+    if "drain_1_processes_jobs" not in f:
+        return []
+    runs = [(f"{p} process{'es' if p > 1 else ''}, every stage", f"{p}_processes")
+            for p in (1, 2, 4)]
+    runs.append((f"`WORKER_STAGES=\"{f['drain_balanced_layout']}\"`", "balanced"))
+    lines = [
+        f"Scaling: the workers alone draining {f['drain_1_processes_jobs']} 4K jobs uploaded "
+        "while no worker ran (`benchmarks/e2e/scaling.py`); threads 2 per process. Ready: the "
+        "last Dramatiq process logged ready, after the command started; CPU ms per image and "
+        "busy cores from then on (other: cores the platform's processes did not use, i.e. "
+        "other users of the machine and the bench's polling):",
+        "",
+        "| worker processes | images/s from ready | images/s from start | ready after s "
+        "| done before ready | worker CPU ms | S3 | PostgreSQL | RabbitMQ | machine cores busy "
+        "| other cores |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    columns = ("images_per_s_from_start", "ready_s", "done_before_ready",
+               "worker_cpu_ms_per_image", "s3_cpu_ms_per_image", "postgres_cpu_ms_per_image",
+               "rabbitmq_cpu_ms_per_image", "machine_cores_busy", "other_cores_busy")
+    for label, key in runs:
+        cells = [f.get(f"images_per_s_drain_{key}"), *(f[f"drain_{key}_{c}"] for c in columns)]
+        lines.append(f"| {label} | " + " | ".join(str(cell) for cell in cells) + " |")
+    lines += [
+        "",
+        f"2 vs 1 process (drain, `two_vs_one_worker_process`): "
+        f"{f.get('two_vs_one_worker_process', '-')}; 4 vs 1: "
+        f"{f.get('four_vs_one_worker_process', '-')}; balanced layout vs 4 processes with every "
+        f"stage: {f.get('balanced_vs_default_layout', '-')}; end-to-end burst, 2 vs 1 "
+        f"(`two_vs_one_worker_process_e2e`): {f.get('two_vs_one_worker_process_e2e', '-')}.",
+        "",
+        "CPU ms per image of each stage in one process (`stage_cpu`, the sizing rule's input):",
+        "",
+        "| stage | 4K (3840x2160) | 12 MP (4000x3000) | share, 4K | share, 12 MP |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for stage in ("resize", "watermark", "detect"):
+        lines.append(
+            f"| {stage} | {f['inprocess_cpu_ms_' + stage]} | "
+            f"{f['inprocess_12mp_cpu_ms_' + stage]} | {f['stage_share_4k_' + stage]} | "
+            f"{f['stage_share_12mp_' + stage]} |"
+        )
+    return [*lines, ""]
+
+
+def _scaling_plot(f: dict[str, Any]) -> str:
+    counts = [1, 2, 4]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(counts, [f.get(f"images_per_s_drain_{p}_processes") or 0 for p in counts],
+            marker="o", label="every stage in every process")
+    ax.plot([4], [f.get("images_per_s_drain_balanced") or 0], marker="s", linestyle="",
+            label=f"per stage: {f.get('drain_balanced_layout', '')}")
+    ax.set_xticks(counts)
+    ax.set_xlabel(f"worker processes ({f['cpus']} cores)")
+    ax.set_ylabel("4K images/s, backlog drain")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    return _save(fig, "perf-e2e-scaling.png")
 
 
 def _save(fig: Any, name: str) -> str:

@@ -1,13 +1,15 @@
 """CPU per image of each stage's plumbing, in one process, on the real services.
 
-    python -m benchmarks.e2e.stage_cpu [--jobs N] [--cprofile]
+    python -m benchmarks.e2e.stage_cpu [--jobs N] [--image PATH] [--cprofile]
 
 Submits N jobs through services.job_submit and runs every stage of each with
 jobs.runner.run_stage, in this process, one after another (the next-stage messages are not
 sent: the loop runs the stages itself, so nothing is left in the broker). Prints CPU ms per
-image (process_time) for the submit and for each stage, beside the chain's own CPU, and with
+image (process_time) for the submit and for each stage, and with
 --cprofile the functions that cost the most, grouped by library. Needs the services'
-variables and the stack lock, like any real-stack run; deletes its jobs at the end.
+variables and the stack lock, like any real-stack run; deletes its jobs at the end. --image
+chooses the photo (default: the 4K one); the scaling section sizes the stages from the 4K and
+the 12 MP figures.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from unittest import mock
 
 import django
 
+DATA = Path(__file__).resolve().parents[1] / "data"
 GROUPS = (
     ("storage client (boto3, botocore, urllib3)",
      ("botocore", "boto3", "s3transfer", "storages", "urllib3", "http/client", "socket.py",
@@ -39,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=10)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--image", type=Path, default=DATA / "bench_4k.jpg")
     parser.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "photopipe.settings")
@@ -49,7 +53,7 @@ def main() -> None:
     from jobs.models import Job
 
     dramatiq.get_broker().emit_after("process_boot")
-    data = (Path(__file__).resolve().parents[1] / "data" / "bench_4k.jpg").read_bytes()
+    data = args.image.read_bytes()
     # process_time: CPU, not wall time (waits on S3, PostgreSQL and RabbitMQ cost nothing here).
     profiler = cProfile.Profile(time.process_time) if args.cprofile else None
     cpu: dict[str, float] = defaultdict(float)
@@ -59,7 +63,7 @@ def main() -> None:
             started = time.process_time()
             if profiler and index:
                 profiler.enable()
-            job = services.job_submit(data=data, filename="bench_4k.jpg")
+            job = services.job_submit(data=data, filename=args.image.name)
             cpu["submit"] += time.process_time() - started if index else 0
             ids.append(job.pk)
             for stage in job.plan:
