@@ -124,6 +124,18 @@ def _seeds(f: dict[str, Any]) -> list[str]:
         cells = [f"{f[f'seeds_{chain}_{mode}_{m}']}"
                  for chain in ("naive", "ours") for m in ("s", "images_per_s", "speedup", "cores")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Which parts let threads run together (`seeds.gil_probe`: each part 8 times in one "
+        "thread, then 4 times in each of two threads at once; OpenCV's pool set to one thread "
+        "for the probe; 2.0 is the best 2 free cores allow):",
+        "",
+        "| part | ms, one thread | two threads: speed-up |",
+        "| --- | --- | --- |",
+    ]
+    for name in sorted(k.removeprefix("seeds_ms_") for k in f if k.startswith("seeds_ms_")):
+        lines.append(f"| {name.replace('_', ' ', 1)} | {f['seeds_ms_' + name]} "
+                     f"| {f['seeds_two_threads_' + name]} |")
     return [*lines, ""]
 
 

@@ -23,6 +23,12 @@ The benchmarks package caps OpenMP/BLAS pools at one thread before anything impo
 OpenCV's own pool is left at its default, as a seed project would have it. CPU is read for every
 cell (this process's process_time, plus the pool processes' from /proc), so the table can show
 how many cores each mode kept busy.
+
+Which parts release the GIL (``gil_probe``): each part of both chains run 8 times by one thread,
+then 4 times by each of two threads at once; the speed-up (``seeds_two_threads_<part>``, 2.0 at
+best on 2 free cores) is what threads can get from that part. OpenCV's own thread pool is set to
+one thread for the probe, so the Haar cascade's figure is about the GIL, not about OpenCV's
+internal parallelism.
 """
 
 from __future__ import annotations
@@ -118,6 +124,64 @@ def _timed(run: Callable[[], list[int]], pids: list[int]) -> tuple[float, float]
     return wall, cpu
 
 
+def _parts(data: bytes) -> dict[str, Callable[[], object]]:
+    """Each step of both chains, on the inputs it gets in its chain."""
+    import cv2
+    import numpy
+    from PIL import Image
+
+    from benchmarks import naive, ours
+
+    def decode() -> Image.Image:
+        return Image.open(io.BytesIO(data)).convert("RGB")
+
+    full = decode()
+
+    def thumbnail() -> None:
+        full.copy().thumbnail(naive.BOX)
+
+    small = naive.decode_resize(data)
+    grey = cv2.cvtColor(numpy.asarray(small), cv2.COLOR_RGB2GRAY)
+    resized = ours.decode_resize(data)
+    return {
+        "naive_decode": decode,
+        "naive_thumbnail": thumbnail,
+        "naive_watermark": lambda: naive.watermark(small),
+        "naive_haar": lambda: baselines._cascade().detectMultiScale(grey, 1.1, 5),
+        "naive_encode": lambda: naive.encode(small),
+        "ours_resize": lambda: ours.decode_resize(data),
+        "ours_watermark": lambda: ours.watermark(resized),
+        "ours_detect": lambda: ours.detect_all(resized),
+        "ours_encode": lambda: ours.encode(resized),
+    }
+
+
+def gil_probe(data: bytes, calls: int = 8) -> dict[str, float]:
+    """Speed-up of two threads over one for each part (see the module's docstring)."""
+    import cv2
+
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    figures = {}
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            for name, part in _parts(data).items():
+                list(pool.map(lambda _, part=part: part(), range(2)))  # each thread warmed
+                started = time.perf_counter()
+                for _ in range(calls):
+                    part()
+                one = time.perf_counter() - started
+                started = time.perf_counter()
+                list(pool.map(lambda _, part=part: [part() for _ in range(calls // 2)],
+                              range(2)))
+                two = time.perf_counter() - started
+                figures[f"seeds_two_threads_{name}"] = one / two
+                figures[f"seeds_ms_{name}"] = one * 1000 / calls
+    finally:
+        cv2.setNumThreads(opencv_threads)
+    return figures
+
+
 def measure(data: bytes, count: int = 10) -> dict[str, float]:
     """Every chain in every mode; figures keyed ``seeds_<chain>_<mode>_{s,images_per_s,cores}``
     plus ``seeds_<chain>_<mode>_speedup`` (over that chain's sequential run)."""
@@ -152,6 +216,7 @@ def measure(data: bytes, count: int = 10) -> dict[str, float]:
                     )
     finally:
         process_pool.shutdown()
+    figures.update(gil_probe(data))
     return figures
 
 
