@@ -152,16 +152,18 @@ def _scaling(f: dict[str, Any]) -> list[str]:
         "while no worker ran (`benchmarks/e2e/scaling.py`); threads 2 per process. Ready: the "
         "last Dramatiq process logged ready, after the command started; CPU ms per image and "
         "busy cores from then on (other: cores the platform's processes did not use, i.e. "
-        "other users of the machine and the bench's polling):",
+        "other users of the machine and the bench's polling; worker RSS: every python process "
+        "of `make worker` after the drain, summed):",
         "",
         "| worker processes | images/s from ready | images/s from start | ready after s "
         "| done before ready | worker CPU ms | S3 | PostgreSQL | RabbitMQ | machine cores busy "
-        "| other cores |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| other cores | worker RSS, MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     columns = ("images_per_s_from_start", "ready_s", "done_before_ready",
                "worker_cpu_ms_per_image", "s3_cpu_ms_per_image", "postgres_cpu_ms_per_image",
-               "rabbitmq_cpu_ms_per_image", "machine_cores_busy", "other_cores_busy")
+               "rabbitmq_cpu_ms_per_image", "machine_cores_busy", "other_cores_busy",
+               "worker_rss_mb_total")
     for label, key in runs:
         cells = [f.get(f"images_per_s_drain_{key}"), *(f[f"drain_{key}_{c}"] for c in columns)]
         lines.append(f"| {label} | " + " | ".join(str(cell) for cell in cells) + " |")

@@ -51,6 +51,9 @@ def drain(stack: RealStack, body: Body, count: int, processes: int | None = None
     machine_before, mark = procs.machine_busy_seconds(), time.time()
     stack.finish(backlog)
     window = time.time() - mark
+    # Memory of the layout: every python process under `make worker` (launchers included); a
+    # process that never ran detect has not loaded MediaPipe.
+    rss_mb = sum(stack.worker_rss_mb())
     cpu = {name: procs.cpu_seconds(pids) - before[name] for name, pids in groups.items()}
     machine = procs.machine_busy_seconds() - machine_before
     ends = [end for end in backlog.finished.values() if end is not None]
@@ -72,6 +75,7 @@ def drain(stack: RealStack, body: Body, count: int, processes: int | None = None
         # own polling): what the workers could not have.
         "machine_cores_busy": machine / window,
         "other_cores_busy": (machine - sum(cpu.values())) / window,
+        "worker_rss_mb_total": rss_mb,
     }
     for name, seconds in cpu.items():
         result[f"{name}_cpu_ms_per_image"] = seconds * 1000 / max(after_ready, 1)
