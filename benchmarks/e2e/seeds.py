@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from benchmarks.e2e import baselines, procs
 
@@ -82,17 +83,27 @@ def _warm(data: bytes) -> None:
         process(name, _small(data))
 
 
+_BARRIER: list[Any] = []  # the pool's start-up barrier, in each pool process
+
+
+def _init_pool_process(data: bytes, barrier: Any) -> None:
+    _warm(data)
+    _BARRIER.append(barrier)
+
+
 def _pool_ready(_: int) -> int:
-    """Holds its process briefly, so the pool's N warm-up tasks land on N processes."""
-    time.sleep(0.3)
+    """Blocks its process until every process of the pool has one of these tasks: a process
+    that warmed up first cannot take them all, so every process is started and warmed."""
+    _BARRIER[0].wait(120)
     return os.getpid()
 
 
 def start_process_pool(data: bytes, size: int) -> tuple[ProcessPoolExecutor, list[int], float]:
     """A spawned pool of ``size`` warmed processes, their pids, and how long it took."""
     started = time.perf_counter()
-    pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_warm, initargs=(data,))
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(size, mp_context=context, initializer=_init_pool_process,
+                               initargs=(data, context.Barrier(size)))
     pids = sorted(set(pool.map(_pool_ready, range(size))))
     if len(pids) != size:
         pool.shutdown()
