@@ -90,7 +90,7 @@ def main() -> dict[str, Any]:
             figures["naive_loop_images_per_s"] = baselines.naive_throughput(four_k, n.naive)
             figures["chain_cpu_ms"] = baselines.chain_cpu_ms(four_k, n.chain)
         if "seeds" in parts:  # before the stack: it wants the cores to itself
-            figures.update(seeds.measure(four_k, n.seeds))
+            figures.update(seeds.measure(four_k, n.seeds, n.rounds))
         if {"stack", "scaling"} & set(parts):
             with stack_lock():
                 real_stack(figures, samples, n, body_4k, mix, args.profile, parts)
@@ -138,9 +138,11 @@ class Counts:
         self.chain = 5 if quick else 20
         self.embedded_rss = (20, 40) if quick else (100, 200)
         self.seeds = 4 if quick else 10
-        # Jobs per scaling drain: enough that the start-up and the first process's head start
-        # are small beside the drain (4 processes drain ~60 4K jobs in ~10 s here).
-        self.drain = 16 if quick else 60
+        # Turns of each measurement that keeps its fastest (seeds.py, scaling.py).
+        self.rounds = 1 if quick else 2
+        # Jobs per scaling drain: enough that the first process's head start and MediaPipe's
+        # first load in each thread are small beside the drain (~5-10 s here).
+        self.drain = 16 if quick else 40
         self.stage_cpu_12mp = 5 if quick else 20
 
 
@@ -226,7 +228,7 @@ def scaling_measures(stack: RealStack, services_env: dict[str, str], figures: di
     cpu_4k = {stage: figures[f"inprocess_cpu_ms_{stage}"] for stage in scaling.STAGES}
     cpu_12mp = {stage: figures[f"inprocess_12mp_cpu_ms_{stage}"] for stage in scaling.STAGES}
     figures.update(scaling.sizing({"4k": cpu_4k, "12mp": cpu_12mp}))
-    figures.update(scaling.measure(stack, body, n.drain, cpu_4k))
+    figures.update(scaling.measure(stack, body, n.drain, cpu_4k, n.rounds))
 
 
 def stack_measures(stack: RealStack, services_env: dict[str, str], figures: dict, samples: dict,

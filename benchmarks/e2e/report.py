@@ -114,8 +114,10 @@ def _seeds(f: dict[str, Any]) -> list[str]:
     ]
     lines = [
         f"The seeds' comparison: {count} simultaneous 4K images (`benchmarks/e2e/seeds.py`, in the "
-        "benchmark process before the stack; cores = CPU seconds / wall seconds; the process "
-        f"pool's start-up, {f['seeds_process_pool_start_s']} s, is excluded):",
+        "benchmark process before the stack; the fastest of "
+        f"{len(f['seeds_ours_threads_s_runs'])} turns of each cell; cores = CPU seconds / wall "
+        f"seconds; the process pool's start-up, {f['seeds_process_pool_start_s']} s, is "
+        "excluded):",
         "",
         "| | naive: s | images/s | speed-up | cores | ours: s | images/s | speed-up | cores |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -126,9 +128,10 @@ def _seeds(f: dict[str, Any]) -> list[str]:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Which parts let threads run together (`seeds.gil_probe`: each part 8 times in one "
-        "thread, then 4 times in each of two threads at once; OpenCV's pool set to one thread "
-        "for the probe; 2.0 is the best 2 free cores allow):",
+        "Which parts let threads run together (`seeds.gil_probe`: each part 4 times in one "
+        "thread, then twice in each of two threads at once, in turns, the fastest of each "
+        "kept; OpenCV's pool set to one thread for the probe; 2.0 is the best 2 free cores "
+        "allow):",
         "",
         "| part | ms, one thread | two threads: speed-up |",
         "| --- | --- | --- |",
