@@ -154,16 +154,19 @@ def _scaling(f: dict[str, Any]) -> list[str]:
         f"Scaling: the workers alone draining {f['drain_1_processes_jobs']} 4K jobs uploaded "
         "while no worker ran (`benchmarks/e2e/scaling.py`); threads 2 per process. Ready: the "
         "last Dramatiq process logged ready, after the command started; CPU ms per image and "
-        "busy cores from then on (other: cores the platform's processes did not use, i.e. "
+        "busy cores from then on (per platform core: the rate over the cores the platform's "
+        "processes used; other: cores they did not use, i.e. "
         "other users of the machine and the bench's polling; worker RSS: every python process "
         "of `make worker` after the drain, summed):",
         "",
-        "| worker processes | images/s from ready | images/s from start | ready after s "
+        "| worker processes | images/s from ready | per platform core | images/s from start "
+        "| ready after s "
         "| done before ready | worker CPU ms | S3 | PostgreSQL | RabbitMQ | machine cores busy "
         "| other cores | worker RSS, MB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    columns = ("images_per_s_from_start", "ready_s", "done_before_ready",
+    columns = ("images_per_s_per_platform_core", "images_per_s_from_start", "ready_s",
+               "done_before_ready",
                "worker_cpu_ms_per_image", "s3_cpu_ms_per_image", "postgres_cpu_ms_per_image",
                "rabbitmq_cpu_ms_per_image", "machine_cores_busy", "other_cores_busy",
                "worker_rss_mb_total")

@@ -77,6 +77,13 @@ def drain(stack: RealStack, body: Body, count: int, processes: int | None = None
         "other_cores_busy": (machine - sum(cpu.values())) / window,
         "worker_rss_mb_total": rss_mb,
     }
+    # Per core the platform actually had: on a shared machine the rate follows the cores the
+    # other users leave, this follows the platform's CPU per image.
+    platform_cores = sum(cpu.values()) / window
+    result["images_per_s_per_platform_core"] = (
+        result["images_per_s"] / platform_cores if result["images_per_s"] and platform_cores
+        else None
+    )
     for name, seconds in cpu.items():
         result[f"{name}_cpu_ms_per_image"] = seconds * 1000 / max(after_ready, 1)
     return result
