@@ -29,7 +29,7 @@ help:
 	@echo "make test      install and start PostgreSQL, RabbitMQ and S3, then run every test"
 	@echo "make services  install/start the services and print their variables"
 	@echo "make serve     API against the services as in production (gunicorn, $(WEB_CONCURRENCY) processes x $(WEB_THREADS) threads)"
-	@echo "make worker    Dramatiq workers against them ($(WORKER_PROCESSES) processes x $(WORKER_THREADS) threads)"
+	@echo "make worker    Dramatiq workers against them ($(if $(WORKER_STAGES),per stage: $(WORKER_STAGES),$(WORKER_PROCESSES) processes x $(WORKER_THREADS) threads))"
 	@echo "make bench     image-processing benchmarks;  make bench-e2e: the whole platform vs thumbor"
 	@echo "make lint      ruff, and makemigrations --check (no model change without a migration)"
 	@echo "make compose-check  validate docker-compose.yml (installs Debian's docker-compose if needed)"
