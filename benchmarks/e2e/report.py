@@ -202,6 +202,11 @@ def _scaling_plot(f: dict[str, Any]) -> str:
             marker="o", label="every stage in every process")
     ax.plot([4], [f.get("images_per_s_drain_balanced") or 0], marker="s", linestyle="",
             label=f"per stage: {f.get('drain_balanced_layout', '')}")
+    # The rate over the cores the platform had: other users of a shared machine take a
+    # different share of the 2 cores during each drain.
+    ax.plot(counts, [f.get(f"drain_{p}_processes_images_per_s_per_platform_core") or 0
+                     for p in counts], marker=".", linestyle="--", color="#36c",
+            label="the same, per core the platform had")
     ax.set_xticks(counts)
     ax.set_xlabel(f"worker processes ({f['cpus']} cores)")
     ax.set_ylabel("4K images/s, backlog drain")
