@@ -133,12 +133,14 @@ def _seeds(f: dict[str, Any]) -> list[str]:
         "kept; OpenCV's pool set to one thread for the probe; 2.0 is the best 2 free cores "
         "allow):",
         "",
-        "| part | ms, one thread | two threads: speed-up |",
-        "| --- | --- | --- |",
+        "| part | ms, one thread | two threads: speed-up | two threads: cores busy "
+        "(above 1: runs outside the GIL) |",
+        "| --- | --- | --- | --- |",
     ]
     for name in sorted(k.removeprefix("seeds_ms_") for k in f if k.startswith("seeds_ms_")):
         lines.append(f"| {name.replace('_', ' ', 1)} | {f['seeds_ms_' + name]} "
-                     f"| {f['seeds_two_threads_' + name]} |")
+                     f"| {f['seeds_two_threads_' + name]} "
+                     f"| {f.get('seeds_two_threads_cores_' + name, '-')} |")
     return [*lines, ""]
 
 
