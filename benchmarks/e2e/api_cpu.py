@@ -28,6 +28,7 @@ import os
 import pstats
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -75,6 +76,41 @@ def _token() -> str:
     return Token.objects.get_or_create(user=user)[0].key
 
 
+# Loaded by gunicorn instead of the checkout's own config (which it includes) with
+# --profile-server: every request's handling thread is profiled with its own CPU clock
+# (time.thread_time), and each worker writes its merged stats when it exits.
+_PROFILE_CONFIG = """
+import cProfile, os, pstats, threading, time
+try:
+    from photopipe.gunicorn_conf import *  # noqa: F403 - the checkout's own hooks
+except ImportError:
+    pass
+_local = threading.local()
+_merged = []
+_lock = threading.Lock()
+
+def pre_request(worker, req):
+    _local.profiler = cProfile.Profile(time.thread_time)
+    _local.profiler.enable()
+
+def post_request(worker, req, environ, resp):
+    profiler = getattr(_local, "profiler", None)
+    if profiler is None:
+        return
+    profiler.disable()
+    _local.profiler = None
+    with _lock:
+        if _merged:
+            _merged[0].add(profiler)
+        else:
+            _merged.append(pstats.Stats(profiler))
+
+def worker_exit(server, worker):
+    if _merged:
+        _merged[0].dump_stats(os.path.join({out!r}, f"{{os.getpid()}}.pstats"))
+"""
+
+
 def serve_command(source: Path, port: int, workers: int, threads: int) -> list[str]:
     """The gunicorn command of ``source``'s `make serve` recipe, its variables filled in."""
     lines = (source / "Makefile").read_text().split("\nserve:", 1)[1].splitlines()
@@ -94,7 +130,7 @@ class Server:
     """gunicorn as `make serve` starts it, from one source directory."""
 
     def __init__(self, source: Path, workers: int, threads: int, log_dir: Path,
-                 access_log: bool) -> None:
+                 access_log: bool, profile_dir: Path | None = None) -> None:
         self.source = source
         self.port = procs.free_port()
         env = {**base_env(), **UNLIMITED, "DJANGO_SESSION_COOKIE_SECURE": "0",
@@ -103,6 +139,12 @@ class Server:
         if not access_log:
             index = args.index("--access-logfile")
             del args[index:index + 2]
+        if profile_dir is not None:
+            config = profile_dir / "gunicorn_profile.py"
+            config.write_text(_PROFILE_CONFIG.format(out=str(profile_dir)))
+            if "--config" in args:
+                del args[args.index("--config"):args.index("--config") + 2]
+            args += ["--config", str(config)]
         self.api: Api | None = None
         self.started = procs.Started(f"api-cpu-{self.port}", args, env, log_dir, source)
         procs.wait_for_port(self.port, 60, self.started.proc)
@@ -139,7 +181,8 @@ def measure(args: argparse.Namespace, token: str, ids: list[str]) -> dict[str, l
                 for server in servers:
                     server.stop()
                 servers = _start(args, token, body, ids)
-            for server in servers:
+            # Each round starts with the next source: a drift over the rounds favours none.
+            for server in servers[round_ % len(servers):] + servers[:round_ % len(servers)]:
                 ms = _run(server, server.api, [body] * args.uploads, args.clients, ids)
                 figures[str(server.source)].append(round(ms, 2))
                 print(f"{server.source}: {ms:.1f} ms CPU per upload", flush=True)
@@ -155,7 +198,7 @@ def _start(args: argparse.Namespace, token: str, body: Body, ids: list[str]) -> 
     try:
         for source in args.source:
             server = Server(Path(source).resolve(), args.workers, args.threads, log_dir,
-                            not args.no_access_log)
+                            not args.no_access_log, args.profile_dir)
             servers.append(server)
             server.api = Api(f"http://127.0.0.1:{server.port}", token)
             # A worker thread connects (database, S3 client, broker channel) on its first
@@ -204,9 +247,9 @@ def _group(filename: str) -> str:
     )
 
 
-def report(profiler: cProfile.Profile, count: int) -> None:
+def report(profiler: cProfile.Profile | pstats.Stats, count: int) -> None:
     """Self time per library; a C function's time goes to the library that called it."""
-    stats = pstats.Stats(profiler)
+    stats = profiler if isinstance(profiler, pstats.Stats) else pstats.Stats(profiler)
     groups: dict[str, float] = defaultdict(float)
     for (filename, _, _), (_, _, tottime, _, callers) in stats.stats.items():
         if filename != "~":
@@ -218,6 +261,14 @@ def report(profiler: cProfile.Profile, count: int) -> None:
     print("CPU by library (cProfile with a CPU clock), share and ms per upload:")
     for name, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<50}{seconds / total:6.0%}{seconds * 1000 / count:8.2f}")
+    others = defaultdict(float)
+    for (filename, line, name), (_, _, tottime, _, callers) in stats.stats.items():
+        files = [filename] if filename != "~" else [c[0] for c in callers]
+        if any(_group(f) == "other (Python)" for f in files):
+            others[f"{filename}:{line}({name})"] += tottime
+    print("\nLargest in 'other', ms per upload:")
+    for name, seconds in sorted(others.items(), key=lambda kv: -kv[1])[:15]:
+        print(f"  {seconds * 1000 / count:7.2f}  {name}")
     print("\nTop functions by cumulative time:")
     stats.sort_stats("cumulative").print_stats(os.environ.get("API_CPU_STATS", ""), 60)
 
@@ -277,6 +328,9 @@ def main() -> None:
                         help="fresh servers (and warm-up) for every round")
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument("--source", action="append", help="a checkout to serve (repeatable)")
+    parser.add_argument("--profile-server", action="store_true",
+                        help="profile the gunicorn workers' request threads (one source, one "
+                        "run; the CPU figure is then inflated)")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="profile N uploads in this process instead")
     args = parser.parse_args()
@@ -290,7 +344,14 @@ def main() -> None:
         if args.cprofile:
             profile(args.cprofile, token, ids)
             return
-        figures = measure(args, token, ids)
+        with tempfile.TemporaryDirectory(prefix="api-cpu-") as profile_dir:
+            args.profile_dir = Path(profile_dir) if args.profile_server else None
+            figures = measure(args, token, ids)
+            if args.profile_server:
+                dumps = [str(p) for p in Path(profile_dir).glob("*.pstats")]
+                total = args.uploads * args.runs + args.warm_up
+                print(f"(profiled requests: the warm-up too: {total} uploads)")
+                report(pstats.Stats(*dumps), total)
     finally:
         clean_up(ids)
     for source, runs in figures.items():
