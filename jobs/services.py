@@ -46,8 +46,12 @@ def job_submit(
     output_format: str = "JPEG",
     webhook_url: str = "",
     owner: Any = None,
+    sha256: str | None = None,
 ) -> Job:
     """Store the original and create a queued job; the first stage is sent on commit.
+
+    ``sha256``: the hex SHA-256 of ``data`` when the caller already has it (the API hashes an
+    upload as it arrives, jobs/api/uploads.py); computed here otherwise.
 
     Only probes the upload (header, never pixels) and sizes the filter plan from it. Raises
     processing.ImageError for a bad upload and processing.InvalidStep for a plan that would
@@ -59,7 +63,7 @@ def job_submit(
     processing.check_plan(info.width, info.height, steps, limits)
     job_id = uuid.uuid4()
     key = storage.write_bytes(storage.original_key(job_id, processing.extension(info.format)), data)
-    sha256 = dedupe.sha256_of(data)
+    sha256 = sha256 or dedupe.sha256_of(data)
     source = dedupe.reusable_source(
         owner=owner, sha256=sha256, steps=steps, output_format=output_format
     )
