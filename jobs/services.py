@@ -7,6 +7,7 @@ what each stage reads and writes comes from the registry (jobs/stages.py). Messa
 and signals fired only after the commit.
 """
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -69,7 +70,11 @@ def job_submit(
     )
     reused = dedupe.copy_result(source, job_id) if source else None
     try:
-        with transaction.atomic():
+        # A plain upload is one INSERT: it needs no transaction of its own (BEGIN and COMMIT are
+        # two more round trips), and its message is sent once the row is committed either way
+        # (at once in autocommit, or when a caller's transaction commits: the idempotency key's).
+        # A reused result is an INSERT and an UPDATE, so that pair is atomic.
+        with transaction.atomic() if reused else contextlib.nullcontext():
             job = Job.objects.create(
                 id=job_id, owner=owner if getattr(owner, "is_authenticated", False) else None,
                 status=Job.Status.QUEUED, stage=stages.stage_plan(steps)[0],

@@ -49,23 +49,24 @@ class ImageUploadHandler(FileUploadHandler):
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
-        self._buffer = io.BytesIO()
+        self._chunks: list[bytes] = []
+        self._kept = 0
         self._hash = hashlib.sha256()
         self._cut = False
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        room = self.limit + 1 - self._buffer.tell()
+        room = self.limit + 1 - self._kept
         if len(raw_data) > room:
             raw_data, self._cut = raw_data[:max(room, 0)], True
         if raw_data:
-            self._buffer.write(raw_data)
+            self._chunks.append(raw_data)  # the parser's own bytes: kept, not copied
+            self._kept += len(raw_data)
             self._hash.update(raw_data)
         return None  # consumed: no later handler sees the chunk
 
     def file_complete(self, file_size: int) -> HashedUpload:
-        # getvalue() hands over the buffer's bytes without copying them.
-        data = self._buffer.getvalue()
-        self._buffer = io.BytesIO()
+        # One copy into the file's bytes (none when the file came in one chunk).
+        data, self._chunks = b"".join(self._chunks), []
         return HashedUpload(
             data, None if self._cut else self._hash.hexdigest(),
             field_name=self.field_name, name=self.file_name, content_type=self.content_type,
