@@ -271,6 +271,8 @@ def report(profiler: cProfile.Profile | pstats.Stats, count: int) -> None:
         print(f"  {seconds * 1000 / count:7.2f}  {name}")
     print("\nTop functions by cumulative time:")
     stats.sort_stats("cumulative").print_stats(os.environ.get("API_CPU_STATS", ""), 60)
+    if os.environ.get("API_CPU_CALLERS"):  # a regular expression of functions to explain
+        stats.print_callers(os.environ["API_CPU_CALLERS"])
 
 
 def take_messages(ids: list[str]) -> int:

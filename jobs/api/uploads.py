@@ -4,9 +4,9 @@ Django's default handlers keep a request body of up to FILE_UPLOAD_MAX_MEMORY_SI
 memory and spool a larger one to a temporary file, 64 KiB at a time; the serializer then read
 the file back into bytes and the submit hashed them (SHA-256, for dedupe and the job's
 ``original.sha256``). For an image upload every byte ends in memory anyway (the probe and the
-S3 PUT need them), so this handler keeps the file part in memory from the start, hashes each
-chunk as it arrives (one pass, no read-back, no temporary file), and reads the body 1 MiB at a
-time (fewer turns of the parser and of the WSGI server's buffering).
+S3 PUT need them), so this handler keeps the file part in memory from the start and hashes each
+chunk as it arrives (one pass, no read-back, no temporary file). The body itself is read from
+the server in large blocks (parsers._Recording).
 
 Bounded: a file part is kept up to the upload limit plus one byte, which is all the probe needs
 to refuse it as too large (413), the same answer as before; anything beyond is counted, not
@@ -24,9 +24,6 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest
 from rest_framework.request import Request
 
-# Bytes per read of the request body and per call of receive_data_chunk.
-CHUNK_BYTES = 1024 * 1024
-
 
 class HashedUpload(InMemoryUploadedFile):
     """An uploaded file held in memory with the SHA-256 of its bytes (None when it was cut at
@@ -40,8 +37,6 @@ class HashedUpload(InMemoryUploadedFile):
 
 class ImageUploadHandler(FileUploadHandler):
     """Keeps each file part in memory, at most ``limit`` + 1 bytes, hashing it as it arrives."""
-
-    chunk_size = CHUNK_BYTES
 
     def __init__(self, request: HttpRequest | None = None, limit: int | None = None) -> None:
         super().__init__(request)

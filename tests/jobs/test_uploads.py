@@ -9,6 +9,7 @@ from django.core.files import uploadedfile
 from django.core.files.storage import default_storage
 
 from jobs import dedupe
+from jobs.api import parsers
 from jobs.api.uploads import HashedUpload, ImageUploadHandler
 from jobs.models import Job
 from tests.helpers import upload_file
@@ -108,3 +109,60 @@ def test_the_compatibility_upload_route_uses_the_handler_too(
         response = api.post("/upload", {"file": upload_file(data)}, format="multipart")
     assert response.status_code == 202, response.content
     assert Job.objects.get().original_sha256 == hashlib.sha256(data).hexdigest()
+
+
+class _CountingStream:
+    def __init__(self, data: bytes) -> None:
+        self._data, self._at, self.sizes = data, 0, []
+
+    def read(self, size: int = -1) -> bytes:
+        self.sizes.append(size)
+        end = len(self._data) if size < 0 else self._at + size
+        chunk, self._at = self._data[self._at:end], min(end, len(self._data))
+        return chunk
+
+
+def test_the_body_is_read_in_large_blocks_and_handed_out_as_asked() -> None:
+    data = bytes(range(256)) * 12_000  # ~3 MB
+    stream = _CountingStream(data)
+    recording = parsers._Recording(stream, block=1 << 20)
+    pieces = []
+    while piece := recording.read(65_536):
+        assert len(piece) <= 65_536
+        pieces.append(piece)
+    assert b"".join(pieces) == data
+    assert stream.sizes == [1 << 20] * 4  # three blocks and the empty read at the end
+    assert list(recording.recent) == [pieces[-1], b""]
+
+
+def test_reading_the_rest_returns_the_block_and_the_stream_together() -> None:
+    stream = _CountingStream(b"abcdefghij")
+    recording = parsers._Recording(stream, block=4)
+    assert recording.read(3) == b"abc"
+    assert recording.read() == b"defghij"
+    assert recording.read(3) == b""
+
+
+def test_an_upload_through_the_api_reads_the_body_in_large_blocks(
+    api: Any, image_bytes: Any
+) -> None:
+    sizes: list[int] = []
+    init = parsers._Recording.__init__
+
+    class Counted:
+        def __init__(self, stream: Any) -> None:
+            self._stream = stream
+
+        def read(self, size: int = -1) -> bytes:
+            sizes.append(size)
+            return self._stream.read(size)
+
+    def counting(recording: Any, stream: Any, *args: Any) -> None:
+        init(recording, Counted(stream), *args)
+
+    with mock.patch.object(parsers._Recording, "__init__", counting):
+        response = api.post(
+            JOBS, {"file": upload_file(image_bytes("astronaut.png"))}, format="multipart"
+        )
+    assert response.status_code == 202, response.content
+    assert sizes and min(sizes) >= parsers.READ_BLOCK  # never the parser's 64 KiB
