@@ -26,6 +26,6 @@ def warm_up() -> None:
         getattr(api_settings, name)
     mimetypes.init()  # reads the system's MIME tables (jobs.storage names each object's type)
     if hasattr(default_storage, "client_config"):
-        # S3: the session parses botocore's models; the bucket's client is the one every
-        # thread uses (jobs.storage._client).
+        # S3: the session parses botocore's models and builds the client every thread of the
+        # process uses (jobs/s3_storage.py).
         default_storage.bucket  # noqa: B018
