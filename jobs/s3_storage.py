@@ -11,12 +11,18 @@ its own resource object over that one client. That is how boto3 says to share: r
 sessions) are not thread-safe, low-level clients are. django-storages already shares the
 storage's ``bucket`` resource between threads. The process id is checked when a thread
 builds its resource, so a child forked after the client was built gets a client of its own.
+
+``checksummed_client``: a second client of the process for PUTs that carry their own SHA-256
+(the API's originals: jobs/api/uploads.py hashes them as they arrive), which need not hash the
+body again for the signature.
 """
 
 import os
 import threading
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from storages.backends import s3
 
 _LOCK = threading.RLock()
@@ -25,7 +31,10 @@ _LOCK = threading.RLock()
 class S3Storage(s3.S3Storage):
     """Same settings, keys, behaviour and class name as django-storages' S3Storage."""
 
-    _shared: tuple[int, Any] | None = None  # (process id, the process's first resource)
+    # Each (process id, object): the process's session, first resource, checksummed client.
+    _session: tuple[int, boto3.Session] | None = None
+    _shared: tuple[int, Any] | None = None
+    _checksummed: tuple[int, Any] | None = None
 
     @property
     def connection(self) -> Any:
@@ -44,7 +53,36 @@ class S3Storage(s3.S3Storage):
                     self._connections.connection = connection
         return connection
 
+    @property
+    def checksummed_client(self) -> Any:
+        """This process's client for PUTs that carry their own SHA-256 (``ChecksumSHA256``).
+
+        It does not hash the body again for the request signature (UNSIGNED-PAYLOAD, which
+        botocore otherwise sends only over HTTPS). Integrity is kept: S3 verifies the body
+        against the x-amz-checksum-sha256 header and refuses a mismatch, and that header is
+        covered by the signature. (moto's S3 server does not verify it; S3 and MinIO do.)
+        """
+        checksummed = self._checksummed
+        if checksummed is None or checksummed[0] != os.getpid():
+            with _LOCK:
+                options = {**(self.client_config.s3 or {}), "payload_signing_enabled": False}
+                client = self._create_session().client(
+                    "s3", region_name=self.region_name, use_ssl=self.use_ssl,
+                    endpoint_url=self.endpoint_url, verify=self.verify,
+                    config=self.client_config.merge(Config(s3=options)),
+                )
+                self._checksummed = checksummed = (os.getpid(), client)
+        return checksummed[1]
+
+    def _create_session(self) -> boto3.Session:
+        with _LOCK:  # a session is not thread-safe: shared here only while building clients
+            session = self._session
+            if session is None or session[0] != os.getpid():
+                session = self._session = (os.getpid(), super()._create_session())
+            return session[1]
+
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        state.pop("_shared", None)
+        for name in ("_session", "_shared", "_checksummed"):
+            state.pop(name, None)
         return state

@@ -63,8 +63,10 @@ def job_submit(
     info = processing.probe(data, limits)
     processing.check_plan(info.width, info.height, steps, limits)
     job_id = uuid.uuid4()
-    key = storage.write_bytes(storage.original_key(job_id, processing.extension(info.format)), data)
     sha256 = sha256 or dedupe.sha256_of(data)
+    key = storage.write_bytes(
+        storage.original_key(job_id, processing.extension(info.format)), data, sha256=sha256
+    )
     source = dedupe.reusable_source(
         owner=owner, sha256=sha256, steps=steps, output_format=output_format
     )

@@ -29,3 +29,4 @@ def warm_up() -> None:
         # S3: the session parses botocore's models and builds the client every thread of the
         # process uses (jobs/s3_storage.py).
         default_storage.bucket  # noqa: B018
+        getattr(default_storage, "checksummed_client", None)  # the originals' PUT client
