@@ -6,7 +6,6 @@ import logging
 import mimetypes
 import posixpath
 from dataclasses import dataclass
-from typing import Any
 
 from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
@@ -53,21 +52,15 @@ def write_bytes(key: str, data: bytes, *, sha256: str | None = None) -> str:
     return saved
 
 
-def _client() -> Any:
-    """The storage's process-wide boto3 client (the one behind ``default_storage.bucket``, which
-    django-storages already shares between threads): boto3 clients are thread-safe, and a
-    client per thread cost every new thread ~5 ms to build and a connection pool of its own."""
-    return default_storage.bucket.meta.client
-
-
-# On S3 one GET and one PUT through the storage's own (shared, pooled) boto3 client.
+# On S3 one GET and one PUT through the storage's own (pooled) boto3 client, one per process
+# (jobs/s3_storage.py).
 # django-storages' open() sends a HEAD before the GET, and both it and save() go through
 # s3transfer's managed transfers (a thread pool per call): measured, that doubled the requests
 # and cost the workers and the API more CPU than the S3 calls themselves (docs/PERFORMANCE.md,
 # "Changes"). Objects here are a few MB at most, well under the multipart threshold.
 def _s3_read(key: str) -> bytes:
     name = default_storage._normalize_name(clean_name(key))
-    client = _client()
+    client = default_storage.connection.meta.client
     try:
         response = client.get_object(Bucket=default_storage.bucket_name, Key=name)
     except ClientError as error:
@@ -84,7 +77,7 @@ def _s3_write(key: str, data: bytes, sha256: str | None = None) -> str:
     params.setdefault(
         "ContentType", mimetypes.guess_type(name)[0] or default_storage.default_content_type
     )
-    client = _client()
+    client = default_storage.connection.meta.client
     if sha256:
         params["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(sha256)).decode()
         # jobs/s3_storage.py: no second hash of the body for the signature (django-storages'
