@@ -1,17 +1,20 @@
 """CPU per 4K upload in the API, on the real services, through a real gunicorn.
 
-    python -m benchmarks.e2e.api_cpu [--uploads N] [--runs R] [--clients C]
-                                     [--source DIR ...] [--cprofile N]
+    python -m benchmarks.e2e.api_cpu [--uploads N] [--runs R] [--clients C] [--restart]
+        [--warm-up N --warm-up-clients C] [--source DIR ...] [--profile-server] [--cprofile N]
 
-Starts one gunicorn per ``--source`` directory (default: this checkout) as `make serve` runs
-it (gthread, DEBUG off, the access log on) with the benchmark's environment (throttles and
-quotas off, dedupe off: benchmarks.e2e.platform.UNLIMITED), warms each up, then uploads
-benchmarks/data/bench_4k.jpg N times from C clients, R rounds, alternating the sources within
-each round (A, B, A, B: the machine is shared and noisy, so an A/B compares runs of the same
-minute). The CPU of each gunicorn's process tree is read from /proc before and after every run:
-CPU ms per upload. ``--cprofile N`` instead runs N uploads in this process through Django's
-test client (the same middleware, views and services) under cProfile with a CPU clock, and
-prints the cost grouped by library.
+Starts one gunicorn per ``--source`` checkout (default: this one) with the command of that
+checkout's `make serve` recipe (gthread, its gunicorn config, the access log) and the
+benchmark's environment (throttles and quotas off, dedupe off, DEBUG off:
+benchmarks.e2e.platform.UNLIMITED), warms each up, then uploads benchmarks/data/bench_4k.jpg N
+times from C clients, R rounds, alternating the sources within each round (the first one
+rotating: the machine is shared and noisy, so an A/B compares runs of the same minute). The CPU
+of each gunicorn's process tree is read from /proc before and after every run: CPU ms per
+upload. ``--restart`` starts fresh servers each round; ``--warm-up 4 --warm-up-clients 1`` is
+what `make bench-e2e` does before its burst. ``--profile-server`` profiles gunicorn's request
+threads (cProfile, thread CPU clock) and prints the cost by library; ``--cprofile N`` instead
+runs N uploads in this process through Django's test client (the same middleware, views and
+services) under cProfile. docs/PERFORMANCE.md, "The API's CPU per upload".
 
 Leaves nothing behind: a staff user and token are created and deleted, every job is deleted
 (its rows and stored objects), and the first-stage messages the uploads published are taken
@@ -136,7 +139,7 @@ class Server:
         env = {**base_env(), **UNLIMITED, "DJANGO_SESSION_COOKIE_SECURE": "0",
                "DJANGO_CSRF_COOKIE_SECURE": "0", "PYTHONPATH": str(source)}
         args = serve_command(source, self.port, workers, threads)
-        if not access_log:
+        if not access_log and "--access-logfile" in args:
             index = args.index("--access-logfile")
             del args[index:index + 2]
         if profile_dir is not None:
