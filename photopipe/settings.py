@@ -178,11 +178,11 @@ if AWS_STORAGE_BUCKET_NAME:
         # plain HTTP the SigV4 signature covers the body's SHA-256, over HTTPS TLS does.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        # One client serves every thread of a process (jobs.storage._client): room for more
+        # One client serves every thread of a process (jobs/s3_storage.py): room for more
         # threads than botocore's default 10 before connections are dropped after use.
         max_pool_connections=32,
     )
-    # django-storages' S3Storage with one boto3 session per process, not per thread: a new
+    # django-storages' S3Storage with one boto3 client per process, not one per thread: a new
     # session parses botocore's S3 models again, 110-260 ms of CPU on every thread's first call.
     default_storage_backend = {"BACKEND": "jobs.s3_storage.S3Storage"}
 else:

@@ -29,6 +29,7 @@ import cProfile
 import json
 import os
 import pstats
+import shutil
 import statistics
 import sys
 import tempfile
@@ -196,7 +197,7 @@ def measure(args: argparse.Namespace, token: str, ids: list[str]) -> dict[str, l
 
 
 def _start(args: argparse.Namespace, token: str, body: Body, ids: list[str]) -> list[Server]:
-    log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
+    log_dir = args.log_dir
     servers: list[Server] = []
     try:
         for source in args.source:
@@ -350,8 +351,11 @@ def main() -> None:
             profile(args.cprofile, token, ids)
             return
         with tempfile.TemporaryDirectory(prefix="api-cpu-") as profile_dir:
+            # gunicorn's output (and the profiles): removed at the end, kept if a run failed.
+            args.log_dir = Path(tempfile.mkdtemp(prefix="api-cpu-logs-"))
             args.profile_dir = Path(profile_dir) if args.profile_server else None
             figures = measure(args, token, ids)
+            shutil.rmtree(args.log_dir)
             if args.profile_server:
                 dumps = [str(p) for p in Path(profile_dir).glob("*.pstats")]
                 total = args.uploads * args.runs + args.warm_up
