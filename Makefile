@@ -87,7 +87,7 @@ serve: services
 	  DJANGO_CSRF_COOKIE_SECURE=$${DJANGO_CSRF_COOKIE_SECURE:-0} \
 	  $(VENV)/bin/gunicorn photopipe.wsgi:application --bind 127.0.0.1:$(PORT) \
 	    --workers $(WEB_CONCURRENCY) --threads $(WEB_THREADS) --worker-class gthread \
-	    --access-logfile - --no-control-socket
+	    --access-logfile - --no-control-socket --config python:photopipe.gunicorn_conf
 
 listen: services
 	$(WITH_SERVICES) $(PY) manage.py listen_processed

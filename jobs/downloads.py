@@ -17,10 +17,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
-from storages.backends.s3 import S3Storage
 
 import processing
 from jobs.models import Job
+from jobs.s3_storage import S3Storage
 
 Which = Literal["original", "result"]
 _SALT = "photopipe.downloads"

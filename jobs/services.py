@@ -7,6 +7,7 @@ what each stage reads and writes comes from the registry (jobs/stages.py). Messa
 and signals fired only after the commit.
 """
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -46,8 +47,12 @@ def job_submit(
     output_format: str = "JPEG",
     webhook_url: str = "",
     owner: Any = None,
+    sha256: str | None = None,
 ) -> Job:
     """Store the original and create a queued job; the first stage is sent on commit.
+
+    ``sha256``: the hex SHA-256 of ``data`` when the caller already has it (the API hashes an
+    upload as it arrives, jobs/api/uploads.py); computed here otherwise.
 
     Only probes the upload (header, never pixels) and sizes the filter plan from it. Raises
     processing.ImageError for a bad upload and processing.InvalidStep for a plan that would
@@ -58,14 +63,20 @@ def job_submit(
     info = processing.probe(data, limits)
     processing.check_plan(info.width, info.height, steps, limits)
     job_id = uuid.uuid4()
-    key = storage.write_bytes(storage.original_key(job_id, processing.extension(info.format)), data)
-    sha256 = dedupe.sha256_of(data)
+    sha256 = sha256 or dedupe.sha256_of(data)
+    key = storage.write_bytes(
+        storage.original_key(job_id, processing.extension(info.format)), data, sha256=sha256
+    )
     source = dedupe.reusable_source(
         owner=owner, sha256=sha256, steps=steps, output_format=output_format
     )
     reused = dedupe.copy_result(source, job_id) if source else None
     try:
-        with transaction.atomic():
+        # A plain upload is one INSERT: it needs no transaction of its own (BEGIN and COMMIT are
+        # two more round trips), and its message is sent once the row is committed either way
+        # (at once in autocommit, or when a caller's transaction commits: the idempotency key's).
+        # A reused result is an INSERT and an UPDATE, so that pair is atomic.
+        with transaction.atomic() if reused else contextlib.nullcontext():
             job = Job.objects.create(
                 id=job_id, owner=owner if getattr(owner, "is_authenticated", False) else None,
                 status=Job.Status.QUEUED, stage=stages.stage_plan(steps)[0],

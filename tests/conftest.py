@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
-_S3_BACKEND = "storages.backends.s3.S3Storage"
+_S3_BACKEND = "jobs.s3_storage.S3Storage"
 
 # The processes tests start (workers, servers, commands) run as deployed: a secret key of
 # their own and no debug, so the photopipe.W001/W002 checks have nothing to say on stderr.

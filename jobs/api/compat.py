@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 
 from jobs.api import serializers as s
 from jobs.api.schema import errors
+from jobs.api.uploads import receive_in_memory
 from jobs.api.views import refuse_oversized_body, submit_upload
 from jobs.downloads import signed_url
 from jobs.models import Job
@@ -65,6 +66,7 @@ class _Upload(APIView):
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         refuse_oversized_body(request)  # before CSRF parses (and spools) the body
+        receive_in_memory(request)
         super().initial(request, *args, **kwargs)
 
     def submit(self, request: Request) -> Job:

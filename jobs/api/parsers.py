@@ -127,16 +127,37 @@ class _CheckedDjangoParser(DjangoMultiPartParser):
         return super().sanitize_file_name(file_name)
 
 
+# Bytes asked of the WSGI server per read of the request body.
+READ_BLOCK = 1024 * 1024
+
+
 class _Recording:
     """The request body as Django's parser reads it, keeping the last two chunks read, so a
-    parse error can be traced to the part header that caused it."""
+    parse error can be traced to the part header that caused it.
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    Read from the server READ_BLOCK at a time and handed to the parser in the pieces it asks
+    for (64 KiB). Django's parser is cheapest with 64 KiB chunks (larger ones cost it more
+    large allocations to slice and push back); gunicorn is cheapest asked for large reads (asked
+    64 KiB at a time it buffers ahead and copies the rest of its buffer on every read): measured
+    with benchmarks/e2e/api_cpu.py, docs/PERFORMANCE.md "The API's CPU per upload".
+    """
+
+    def __init__(self, stream: IO[bytes], block: int = READ_BLOCK) -> None:
         self._stream = stream
+        self._block_size = block
+        self._block = b""
+        self._at = 0
         self.recent: deque[bytes] = deque(maxlen=2)
 
-    def read(self, *args: Any) -> bytes:
-        data = self._stream.read(*args)
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            data = self._block[self._at:] + self._stream.read()
+            self._block, self._at = b"", 0
+        else:
+            if self._at >= len(self._block):
+                self._block, self._at = self._stream.read(max(size, self._block_size)), 0
+            data = self._block[self._at:self._at + size]  # a short read at a block's end
+            self._at += len(data)
         self.recent.append(data)
         return data
 

@@ -28,6 +28,7 @@ from jobs.api import serializers as s
 from jobs.api.filters import PAGE_PARAMS, JobFilter, refuse_unknown_params
 from jobs.api.renderers import AnyMediaRenderer
 from jobs.api.schema import errors
+from jobs.api.uploads import receive_in_memory, upload_sha256
 from jobs.downloads import Download, download_of
 from jobs.limits import upload_limits
 from jobs.models import Job, Preset, StageRun
@@ -144,6 +145,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         if self.action == "create":
             # Before super().initial(): its CSRF check would parse (and spool) the whole body.
             refuse_oversized_body(request)
+            receive_in_memory(request)
         super().initial(request, *args, **kwargs)
         # After authentication: a refused parameter is no hint to who may not call at all.
         refuse_unknown_params(request, self._query_params_read())
@@ -270,9 +272,11 @@ def submit_upload(request: Request, upload: s.JobCreateSerializer) -> Job:
     upload.is_valid(raise_exception=True)
     data = upload.validated_data["file"]
     quota_check_upload(user=request.user, upload_bytes=len(data))
+    received = request.data.get(upload.file_field)
     return services.job_submit(
         data=data,
-        filename=getattr(request.data.get(upload.file_field), "name", ""),
+        filename=getattr(received, "name", ""),
+        sha256=upload_sha256(received),
         steps=upload.validated_data["steps"],
         output_format=upload.validated_data["output_format"],
         webhook_url=upload.validated_data["webhook_url"],

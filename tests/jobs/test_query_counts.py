@@ -17,7 +17,7 @@ from jobs.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SUBMIT = 3  # BEGIN, INSERT job, COMMIT
+SUBMIT = 1  # INSERT job (autocommit: no transaction of its own, services.job_submit)
 # Per stage: the claim (BEGIN, SELECT job FOR UPDATE, SELECT the run's attempts, UPDATE job,
 # INSERT attempt, COMMIT) and the completion (BEGIN, SELECT job and attempt FOR UPDATE,
 # UPDATE attempt, UPDATE job, COMMIT). The last stage adds the batch check after the commit.
