@@ -9,6 +9,7 @@ from typing import Any
 import dramatiq
 from django.conf import settings
 
+from jobs import handoff as handoffs
 from jobs import notifications, queues, runner, services, stages, webhooks
 
 _conf = settings.PHOTOPIPE
@@ -28,8 +29,10 @@ def _retry_stage(retries: int, error: BaseException) -> bool:
 def _stage_actor(stage: stages.Stage) -> dramatiq.Actor:
     """The actor of one pipeline stage, on its own queue."""
 
-    def run(job_id: str) -> None:
-        runner.run_stage(job_id, stage.name)
+    # handoff: the input image, when the stage before sent it along (jobs/handoff.py). A
+    # keyword argument, so a message's args stay [job_id] for the admin and the sweeper.
+    def run(job_id: str, handoff: handoffs.Handoff | None = None) -> None:
+        runner.run_stage(job_id, stage.name, handoff)
 
     run.__name__ = run.__qualname__ = stage.name
     return dramatiq.actor(

@@ -11,17 +11,17 @@ import dramatiq
 from django.db import transaction
 
 
-def send_on_commit(actor_name: str, *args: Any) -> None:
+def send_on_commit(actor_name: str, *args: Any, **kwargs: Any) -> None:
     # A named function, not a functools.partial: Django logs a robust callback's __qualname__
     # when it raises, and a partial has none (the logging itself would then fail the request).
     def send() -> None:
-        send_now(actor_name, *args)
+        send_now(actor_name, *args, **kwargs)
 
     send.__qualname__ = f"send_on_commit({actor_name!r})"
     # robust: if the broker is down the commit still stands; the reaper re-sends later.
     transaction.on_commit(send, robust=True)
 
 
-def send_now(actor_name: str, *args: Any) -> None:
+def send_now(actor_name: str, *args: Any, **kwargs: Any) -> None:
     """Send at once: for callers that already run after the commit (signal receivers)."""
-    dramatiq.get_broker().get_actor(actor_name).send(*args)
+    dramatiq.get_broker().get_actor(actor_name).send(*args, **kwargs)

@@ -8,6 +8,7 @@ import dramatiq
 from dramatiq.middleware import TimeLimit, TimeLimitExceeded
 
 import processing
+from jobs import handoff as handoffs
 from jobs import leases, redelivery, services, stages, storage
 from jobs.models import Job, StageRun
 from jobs.stage_work import WorkControl
@@ -26,9 +27,12 @@ PERMANENT = (processing.ImageError, processing.InvalidStep, MissingInput)
 DEADLINE_MARGIN_S = 2.0
 
 
-def run_stage(job_id: str, stage_name: str) -> None:
+def run_stage(job_id: str, stage_name: str, handoff: handoffs.Handoff | None = None) -> None:
     """Permanent errors (a bad image) fail the job at once; anything else is re-raised so
-    Dramatiq retries it with backoff (storage, database and network hiccups, time limits)."""
+    Dramatiq retries it with backoff (storage, database and network hiccups, time limits).
+
+    ``handoff``: the input image as the stage before sent it (used only if it is exactly the
+    object this attempt would read from storage)."""
     stage = stages.get(stage_name)
     try:
         stage_run = services.stage_claim(job_id=job_id, stage=stage.name)
@@ -46,7 +50,8 @@ def run_stage(job_id: str, stage_name: str) -> None:
         try:
             # The row stage_claim locked and saved a moment ago: no second read.
             job = stage_run.job
-            output = stage.work(job, _read_input(stage_run), _control(job, stage))
+            source = _read_input(stage_run, handoff)
+            output = stage.work(job, source, _control(job, stage))
         except processing.WorkCancelled:
             _disarm_time_limit()
             logger.info("job %s: %s stopped, the job was cancelled", job_id, stage.name)
@@ -72,7 +77,7 @@ def run_stage(job_id: str, stage_name: str) -> None:
         # The work is done: an interrupt now would only break the bookkeeping (a rolled-back
         # completion, or a next-stage message lost after the commit).
         _disarm_time_limit()
-        services.stage_complete(stage_run=stage_run, output=output)
+        services.stage_complete(stage_run=stage_run, output=output, input_data=source)
 
 
 def _control(job: Job, stage: stages.Stage) -> WorkControl:
@@ -84,13 +89,16 @@ def _control(job: Job, stage: stages.Stage) -> WorkControl:
     return WorkControl(deadline_s=deadline_s, should_stop=stopped)
 
 
-def _read_input(stage_run: StageRun) -> bytes:
+def _read_input(stage_run: StageRun, handoff: handoffs.Handoff | None) -> bytes:
     job, stage = stage_run.job, stage_run.stage
     key = stage_run.input_key  # stage_claim found it in the query it made anyway
     source = stages.input_stage(job.plan, stage)
     what = f"the output of {source}" if source else "the original image"
     if not key:
         raise MissingInput(f"{stage} needs {what}, which is missing")
+    handed = handoffs.unpack(handoff, key=key, run=stage_run.run)
+    if handed is not None:
+        return handed
     # Both local files and django-storages' S3 raise FileNotFoundError for a missing object;
     # an unreachable S3 raises something else and stays a transient, retried error.
     try:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 import processing
 from jobs import dedupe, leases, stages, storage
+from jobs import handoff as handoffs
 from jobs.limits import upload_limits
 from jobs.models import Job, ReprocessRefused, StageRun
 from jobs.queueing import send_on_commit
@@ -174,8 +175,13 @@ def stage_input_key(job: Job, stage: str, this_run: Sequence[StageRun] | None = 
 
 
 @transaction.atomic
-def stage_complete(*, stage_run: StageRun, output: StageOutput) -> Job | None:
-    """Record a finished attempt and move the job on: next stage on commit, or completion."""
+def stage_complete(
+    *, stage_run: StageRun, output: StageOutput, input_data: bytes | None = None
+) -> Job | None:
+    """Record a finished attempt and move the job on: next stage on commit, or completion.
+
+    ``input_data``: the image the attempt read (stage_run.input_key). The next stage's message
+    carries the image it reads when it is this output or this input (jobs/handoff.py)."""
     job = Job.objects.select_for_update().filter(pk=stage_run.job_id).first()
     run = StageRun.objects.select_for_update().filter(pk=stage_run.pk).first()
     if job is None or run is None or not _is_current(job, run):
@@ -190,7 +196,9 @@ def stage_complete(*, stage_run: StageRun, output: StageOutput) -> Job | None:
     if following:
         job.advance(following)
         job.save(update_fields=changed)
-        send_on_commit(following, str(job.id))
+        handoff = _handoff_to(following, job, run.stage, output,
+                              getattr(stage_run, "input_key", ""), input_data)
+        send_on_commit(following, str(job.id), **({"handoff": handoff} if handoff else {}))
         return job
     job.complete()
     job.save(update_fields=changed)
@@ -198,6 +206,17 @@ def stage_complete(*, stage_run: StageRun, output: StageOutput) -> Job | None:
     transaction.on_commit(lambda: job_finished.send_robust(sender=Job, job=job), robust=True)
     logger.info("job %s completed", job.id)
     return job
+
+
+def _handoff_to(following: str, job: Job, finished: str, output: StageOutput, input_key: str,
+                input_data: bytes | None) -> handoffs.Handoff | None:
+    """What the message to ``following`` can carry of the image it will read."""
+    source = stages.input_stage(job.plan, following)
+    if source == finished:
+        return handoffs.pack(output.output_key, job.run, output.data)
+    if source == stages.input_stage(job.plan, finished):  # it reads what this stage read
+        return handoffs.pack(input_key, job.run, input_data)
+    return None
 
 
 @transaction.atomic

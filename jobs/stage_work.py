@@ -34,10 +34,13 @@ class StageOutput:
     """What a stage produced: an object later stages read, and values for the job row.
 
     ``job_fields`` may only name fields the stage declares in its ``writes`` (jobs/stages.py).
+    ``data`` is what was written at ``output_key``, for the next stage's message
+    (jobs/handoff.py).
     """
 
     output_key: str = ""
     job_fields: dict[str, Any] = field(default_factory=dict)
+    data: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def _write_intermediate(job: Job, stage: str, image: Image) -> StageOutput:
     data, fmt = processing.encode_intermediate(image, quality=INTERMEDIATE_QUALITY)
     key = storage.stage_output_key(job.id, stage, processing.extension(fmt))
     storage.write_bytes(key, data)
-    return StageOutput(output_key=key)
+    return StageOutput(output_key=key, data=data)
 
 
 def resize(job: Job, source: bytes, control: WorkControl) -> StageOutput:
@@ -82,7 +85,7 @@ def watermark(job: Job, source: bytes, control: WorkControl) -> StageOutput:
     )
     key = storage.stage_output_key(job.id, "result", processing.extension(job.output_format))
     storage.write_bytes(key, data)
-    return StageOutput(output_key=key, job_fields={
+    return StageOutput(output_key=key, data=data, job_fields={
         "result_key": key, "result_width": marked.width, "result_height": marked.height,
     })
 

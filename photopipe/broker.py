@@ -13,6 +13,8 @@ _MIDDLEWARE = [
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     # Starts the killable children heavy filter plans run in (processing.run_filters).
     "jobs.worker_boot.FilterIsolation",
+    # Returns what finished jobs freed to the system, so resident memory stays flat.
+    "jobs.memory.MemoryTrim",
 ]
 
 

@@ -315,6 +315,10 @@ PHOTOPIPE = {
     "STAGE_MAX_ATTEMPTS": env.int("PHOTOPIPE_STAGE_MAX_ATTEMPTS", default=6),
     "STAGE_TIME_LIMIT_MS": env.int("PHOTOPIPE_STAGE_TIME_LIMIT_MS", default=120_000),
     "REAPER_TIMEOUT_S": env.int("PHOTOPIPE_REAPER_TIMEOUT_S", default=600),
+    # A stage hands the image the next stage reads over inside its message when it is at
+    # most this many bytes (a 1024 px intermediate is ~0.2-0.4 MB), saving a storage read per
+    # stage; 0 = always read from storage (jobs/handoff.py).
+    "HANDOFF_MAX_BYTES": env.int("PHOTOPIPE_HANDOFF_MAX_BYTES", default=1024 * 1024),
     # Webhooks go to public addresses only, except hosts and networks listed here
     # (comma-separated, e.g. "hooks.internal,10.20.0.0/16"); each user signs with their own
     # secret (GET /api/v1/account/webhook-secret/).

@@ -15,6 +15,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.abc
+import importlib.util
 import os
 import sys
 import tempfile
@@ -56,12 +59,61 @@ class DetectorUnavailable(RuntimeError):
 
 def import_mediapipe() -> ModuleType:
     try:
-        import mediapipe
+        with _without_legacy_drawing():
+            import mediapipe
     except ImportError as exc:
         raise DetectorUnavailable(
             f"face and people detection need MediaPipe: {_INSTALL_HINT} ({exc})"
         ) from exc
     return mediapipe
+
+
+def import_solution(name: str) -> ModuleType:
+    """One legacy ``mediapipe.python.solutions`` module, e.g. ``face_detection``."""
+    import_mediapipe()
+    return importlib.import_module(f"mediapipe.python.solutions.{name}")
+
+
+class _SolutionsWithoutDrawing(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports ``mediapipe.python.solutions`` as a bare package holding only face_detection.
+
+    Its real ``__init__.py`` imports every legacy solution, among them ``drawing_utils``, which
+    imports ``matplotlib.pyplot``: measured, 43 MB of resident memory and half a second of
+    import in every worker process, for plotting helpers we never call. The package keeps its
+    real ``__path__``, so any solution still imports normally, from the same files; this
+    finder is in ``sys.meta_path`` only while ``import mediapipe`` runs.
+    """
+
+    NAME = "mediapipe.python.solutions"
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.NAME or not path:
+            return None
+        spec = importlib.util.spec_from_loader(fullname, self, is_package=True)
+        spec.submodule_search_locations = [str(Path(next(iter(path))) / "solutions")]
+        return spec
+
+    def create_module(self, spec: Any) -> None:
+        return None  # the default module object
+
+    def exec_module(self, module: ModuleType) -> None:
+        # What the real __init__.py imports, minus the drawing helpers: the solutions register
+        # calculator options our graphs use, and mediapipe/__init__.py deletes names their
+        # imports bind (``modules``).
+        init = Path(module.__path__[0]) / "__init__.py"
+        for line in init.read_text().splitlines():
+            if line.startswith(f"import {self.NAME}.") and ".drawing_" not in line:
+                importlib.import_module(line.split()[1])
+
+
+@contextlib.contextmanager
+def _without_legacy_drawing() -> Iterator[None]:
+    finder = _SolutionsWithoutDrawing()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
 
 
 def require_model(relative_path: str) -> None:

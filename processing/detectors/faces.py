@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image
 
 from processing.detectors._frame import Frame, frame_of
-from processing.detectors._mediapipe import import_mediapipe, require_model, thread_graph
+from processing.detectors._mediapipe import import_solution, require_model, thread_graph
 
 MIN_CONFIDENCE = 0.5
 _MODEL = "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
@@ -26,8 +26,7 @@ _MODEL = "mediapipe/modules/face_detection/face_detection_full_range_sparse.tfli
 
 def _build() -> Any:
     require_model(_MODEL)
-    solutions = import_mediapipe().solutions
-    return solutions.face_detection.FaceDetection(
+    return import_solution("face_detection").FaceDetection(
         model_selection=1, min_detection_confidence=MIN_CONFIDENCE
     )
 

@@ -73,3 +73,30 @@ def test_the_first_detection_in_a_thread_prints_nothing(
 ) -> None:
     assert in_fresh_thread(lambda: detect(image, ["faces", "people"])) is None
     assert capfd.readouterr().err == ""
+
+
+DETECT_WITHOUT_PLOTTING = """
+import sys
+from PIL import Image
+from processing.detect import detect
+found = detect(Image.open(sys.argv[1]).convert("RGB"))
+assert found["faces"], found
+assert "matplotlib" not in sys.modules, "mediapipe's drawing helpers were imported"
+print("ok")
+"""
+
+
+def test_detection_runs_without_importing_mediapipes_plotting_helpers() -> None:
+    """import mediapipe would import matplotlib.pyplot (43 MB per worker) for drawing helpers
+    nothing here calls (processing/detectors/_mediapipe.py); faces and people still detect."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", DETECT_WITHOUT_PLOTTING, str(root / "testdata" / "astronaut.png")],
+        cwd=root, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("ok")
