@@ -58,7 +58,10 @@ def main() -> None:
     profiler = cProfile.Profile(time.process_time) if args.cprofile else None
     cpu: dict[str, float] = defaultdict(float)
     ids = []
-    with mock.patch("jobs.services.send_on_commit"):
+    # The next-stage messages are not sent, but what they would carry is: each stage gets the
+    # image the one before handed over (jobs/handoff.py), as a worker would.
+    sent: list[dict] = []
+    with mock.patch("jobs.services.send_on_commit", lambda *args, **kwargs: sent.append(kwargs)):
         for index in range(args.jobs + 1):  # the first is a warm-up
             started = time.process_time()
             if profiler and index:
@@ -66,9 +69,12 @@ def main() -> None:
             job = services.job_submit(data=data, filename=args.image.name)
             cpu["submit"] += time.process_time() - started if index else 0
             ids.append(job.pk)
+            handoff = None
             for stage in job.plan:
                 started = time.process_time()
-                runner.run_stage(str(job.pk), stage)
+                sent.clear()
+                runner.run_stage(str(job.pk), stage, handoff)
+                handoff = sent[-1].get("handoff") if sent else None
                 cpu[stage] += time.process_time() - started if index else 0
             if profiler and index:
                 profiler.disable()
