@@ -3,7 +3,6 @@ the publish, nothing else (jobs/notifications.py records that an event went out)
 
 import json
 import logging
-import weakref
 from typing import Any
 
 import dramatiq
@@ -16,9 +15,6 @@ from jobs.models import Job
 logger = logging.getLogger(__name__)
 
 EXCHANGE = "processed_images"
-# Channels the exchange was declared on. If it is deleted meanwhile, the publish fails, the
-# channel closes with it (an AMQPError: the connection is dropped), and the next one declares.
-_declared_on: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def event_payload(job: Job) -> dict[str, Any]:
@@ -67,9 +63,7 @@ def publish_processed(payload: dict[str, Any]) -> bool:
     broker = dramatiq.get_broker()
     try:
         channel = broker.channel
-        if channel not in _declared_on:  # a declare is a round trip: once per channel
-            declare_exchange(channel)
-            _declared_on.add(channel)
+        declare_exchange(channel)
         channel.basic_publish(
             exchange=EXCHANGE, routing_key="", body=json.dumps(payload).encode(),
             properties=pika.BasicProperties(
