@@ -37,6 +37,7 @@ from benchmarks.e2e.platform import (
     Embedded,
     RealStack,
     base_env,
+    default_layout,
     summarise_sequential,
 )
 
@@ -208,6 +209,7 @@ def real_stack(figures: dict, samples: dict, n: Counts, body: Body, mix: list[Bo
     services_env = start_services()
     stack = RealStack(services_env, WORK, worker_processes=None)
     figures["stack_start_s"] = time.perf_counter() - started
+    figures["worker_layout"] = default_layout()
     try:
         if "stack" in parts:
             stack_measures(stack, services_env, figures, samples, n, body, mix, with_profile)

@@ -41,6 +41,13 @@ def layout_processes(stages: str) -> int:
     return sum(int(entry.split(":")[1].split("x")[0]) for entry in stages.split())
 
 
+def default_layout() -> str:
+    """The WORKER_STAGES `make worker` uses on this machine (empty: every stage everywhere)."""
+    done = subprocess.run([*MAKE, "-s", "worker-layout"], cwd=ROOT, capture_output=True,
+                          text=True, check=True, env={**base_env(), "MAKEFLAGS": ""})
+    return done.stdout.strip()
+
+
 def base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ONE_CORE_VARIABLES}
 
@@ -167,10 +174,13 @@ class RealStack(Platform):
         WORKER_STAGES; returns the epoch second the command was started."""
         self.stop_workers()
         env = dict(self.env)
-        if processes:
+        if processes:  # every stage in each of N processes
             env["WORKER_PROCESSES"] = str(processes)
-        if stages:
             env["WORKER_STAGES"] = stages
+        elif stages:
+            env["WORKER_STAGES"] = stages
+        else:  # the recommended layout `make worker` starts by default
+            stages = default_layout()
         name = "worker-" + (re.sub(r"\W+", "_", stages) if stages else str(processes or "default"))
         started = time.time()
         self.worker = procs.Started(name, [*MAKE, "worker"], env, self.work, ROOT)

@@ -59,9 +59,11 @@ def _markdown(f: dict[str, Any], targets: list, plots: list[str]) -> str:
         f"| thumbor `--processes 2` (mean of the runs before and after ours: "
         f"{', '.join(str(v) for v in f['thumbor_images_per_s_runs'])}) "
         f"| {f['thumbor_images_per_s']} |",
-        f"| Photopipe, real stack, `make worker` ({f['cpus']} processes x 2 threads) "
+        f"| Photopipe, real stack, `make worker` "
+        f"({_layout(f.get('worker_layout', ''), f['cpus'])}, 2 threads each) "
         f"| {f['images_per_s']} |",
-        f"| Photopipe, real stack, 1 worker process x 2 threads | {f['images_per_s_1_process']} |",
+        "| Photopipe, real stack, 1 worker process x 2 threads, every stage | "
+        f"{f['images_per_s_1_process']} |",
         "| Photopipe, embedded (`run_embedded`, 2 worker threads) | "
         f"{f['embedded_images_per_s']} |",
         f"| naive sequential loop (one process) | {f['naive_loop_images_per_s']} |",
@@ -265,3 +267,8 @@ def _latency_plot(f: dict[str, Any], samples: dict[str, Any]) -> str:
     right.set_xlabel("upload answered (202), ms")
     right.legend(fontsize=7)
     return _save(fig, "perf-e2e-latency.png")
+
+
+def _layout(stages: str, cpus: int) -> str:
+    """How `make worker` ran: its per-stage layout, or every stage in each process."""
+    return f"`WORKER_STAGES=\"{stages}\"`" if stages else f"{cpus} processes, every stage"

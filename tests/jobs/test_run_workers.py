@@ -79,3 +79,36 @@ def test_a_bad_layout_stops_before_starting_anything(stages, message):
     assert done.returncode == 2
     assert message in done.stderr
     assert done.stdout == ""  # not even the delivery worker
+
+
+ROOT = SCRIPT.parents[1]
+
+
+def make_layout(*args: str, **env: str) -> str:
+    done = subprocess.run(["make", "-s", *args, "worker-layout"], cwd=ROOT, check=True,
+                          capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", **env})
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(("cpus", "layout"), [
+    ("1", "resize:1 watermark:1 detect:1 filters:1"),
+    ("2", "resize:2 watermark:1 detect:1 filters:1"),
+    ("4", "resize:4 watermark:2 detect:2 filters:1"),
+    ("6", "resize:6 watermark:3 detect:3 filters:1"),
+])
+def test_make_worker_defaults_to_a_per_stage_layout_sized_from_the_cores(
+    cpus: str, layout: str
+) -> None:
+    assert make_layout(f"CPUS={cpus}") == layout
+    done = dry_run(stages=layout)
+    assert done.returncode == 0 and not done.stderr  # names every stage: nothing left over
+    stage_commands = commands(done.stdout)[1:]  # the first is the delivery worker
+    expected = [tuple(entry.split(":")) for entry in layout.split()]  # (stage, processes)
+    assert [(queues[0], processes) for _, processes, _, queues in stage_commands] == expected
+    every_queue = [queue for *_, queues in stage_commands for queue in queues]
+    assert sorted(every_queue) == sorted(stage_worker_queues())  # each consumed, once
+
+
+def test_an_empty_worker_stages_keeps_every_stage_in_every_process() -> None:
+    assert make_layout(WORKER_STAGES="") == ""
