@@ -17,8 +17,8 @@ WORKER_PROCESSES ?= $(CPUS)
 WORKER_THREADS ?= 2
 # The recommended layout: each stage its own processes (scripts/run_workers.sh), in proportion
 # to its CPU per image (README, "Sizing"): per core one of resize and half of watermark and of
-# detect, plus one for filter steps. On 2 cores it drained a backlog 1.31x faster than every
-# stage in every process (docs/PERFORMANCE.md, "Scaling and sizing"). `WORKER_STAGES=` (empty)
+# detect, plus one for filter steps. On 2 cores it drained a backlog 1.31-1.38x faster than
+# every stage in 2 processes (docs/PERFORMANCE.md, "Scaling and sizing"). `WORKER_STAGES=` (empty)
 # runs every stage in each of WORKER_PROCESSES processes instead.
 HALF_CPUS := $(shell echo $$(( ($(CPUS) + 1) / 2 )))
 WORKER_STAGES ?= resize:$(CPUS) watermark:$(HALF_CPUS) detect:$(HALF_CPUS) filters:1
