@@ -40,12 +40,14 @@ from pathlib import Path
 import django
 
 from benchmarks.e2e import procs
+from benchmarks.e2e.libraries import self_time_by_library
 from benchmarks.e2e.load import Api, Body
 from benchmarks.e2e.platform import PY, ROOT, UNLIMITED, base_env
 
 USER = "bench-api-cpu"
 DATA = ROOT / "benchmarks" / "data" / "bench_4k.jpg"
 
+OTHER = "other (Python)"
 GROUPS = (
     ("multipart parsing (Django)",
      ("django/http/multipartparser", "django/core/files/uploadhandler",
@@ -247,20 +249,14 @@ def profile(count: int, token: str, ids: list[str]) -> None:
 def _group(filename: str) -> str:
     return next(
         (name for name, needles in GROUPS if any(needle in filename for needle in needles)),
-        "other (Python)",
+        OTHER,
     )
 
 
 def report(profiler: cProfile.Profile | pstats.Stats, count: int) -> None:
     """Self time per library; a C function's time goes to the library that called it."""
     stats = profiler if isinstance(profiler, pstats.Stats) else pstats.Stats(profiler)
-    groups: dict[str, float] = defaultdict(float)
-    for (filename, _, _), (_, _, tottime, _, callers) in stats.stats.items():
-        if filename != "~":
-            groups[_group(filename)] += tottime
-            continue
-        for (caller_file, _, _), (_, _, caller_tottime, _) in callers.items():
-            groups[_group(caller_file)] += caller_tottime
+    groups = self_time_by_library(stats, GROUPS, OTHER)
     total = sum(groups.values())
     print("CPU by library (cProfile with a CPU clock), share and ms per upload:")
     for name, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
@@ -268,7 +264,7 @@ def report(profiler: cProfile.Profile | pstats.Stats, count: int) -> None:
     others = defaultdict(float)
     for (filename, line, name), (_, _, tottime, _, callers) in stats.stats.items():
         files = [filename] if filename != "~" else [c[0] for c in callers]
-        if any(_group(f) == "other (Python)" for f in files):
+        if any(_group(f) == OTHER for f in files):
             others[f"{filename}:{line}({name})"] += tottime
     print("\nLargest in 'other', ms per upload:")
     for name, seconds in sorted(others.items(), key=lambda kv: -kv[1])[:15]:

@@ -26,6 +26,8 @@ from unittest import mock
 
 import django
 
+from benchmarks.e2e.libraries import self_time_by_library
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 GROUPS = (
     ("storage client (boto3, botocore, urllib3)",
@@ -92,30 +94,14 @@ def main() -> None:
                           for name, seconds in {**cpu, "stages": stages_s}.items()}))
 
 
-def _group(filename: str) -> str:
-    return next(
-        (name for name, needles in GROUPS if any(needle in filename for needle in needles)),
-        "other (Django core, DRF, jobs/, Python)",
-    )
-
-
 def report(profiler: cProfile.Profile, jobs: int) -> None:
-    """Self time per library; a C function's time goes to the library that called it (a
-    JPEG encode called from Pillow is image work, a socket read called from botocore is the
-    storage client)."""
-    stats = pstats.Stats(profiler)
-    groups: dict[str, float] = defaultdict(float)
-    for (filename, _, _), (_, _, tottime, _, callers) in stats.stats.items():
-        if filename != "~":
-            groups[_group(filename)] += tottime
-            continue
-        for (caller_file, _, _), (_, _, caller_tottime, _) in callers.items():
-            groups[_group(caller_file)] += caller_tottime
+    """Self time per library (a C function's time goes to its caller's library)."""
+    groups = self_time_by_library(pstats.Stats(profiler), GROUPS,
+                                  "other (Django core, DRF, jobs/, Python)")
     total = sum(groups.values())
     print("\nCPU by library (cProfile with a CPU clock, so inflated), share and ms per image:")
     for name, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<42}{seconds / total:6.0%}{seconds * 1000 / jobs:8.1f}")
-
 
 if __name__ == "__main__":
     main()
