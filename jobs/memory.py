@@ -50,21 +50,23 @@ class MemoryTrim(Middleware):
     def __init__(self, idle_s: float = 1.0, busy_s: float = 10.0) -> None:
         self.idle_s, self.busy_s = idle_s, busy_s
         self._last = time.monotonic()
-        self._in_flight = 0
+        # Ids, not a count: a message an earlier middleware skips (AgeLimit) reaches
+        # after_skip_message without this before_process_message having run.
+        self._in_flight: set[str] = set()
         self._lock = threading.Lock()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message
                                ) -> None:
         with self._lock:
-            self._in_flight += 1
+            self._in_flight.add(message.message_id)
 
     def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *,
                               result: Any = None, exception: BaseException | None = None
                               ) -> None:
         with self._lock:
-            self._in_flight -= 1
+            self._in_flight.discard(message.message_id)
             since = time.monotonic() - self._last
-            if since < (self.idle_s if self._in_flight == 0 else self.busy_s):
+            if since < (self.busy_s if self._in_flight else self.idle_s):
                 return
             self._last = time.monotonic()
         release_free_memory()

@@ -3,9 +3,15 @@ most every few seconds under load (trimming after every message would cost page 
 
 from typing import Any
 
+import dramatiq
 import pytest
 
 from jobs import memory
+
+
+def message() -> Any:
+    return dramatiq.Message(queue_name="resize", actor_name="resize", args=(), kwargs={},
+                            options={})
 
 
 @pytest.fixture
@@ -25,29 +31,45 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 def test_trims_when_the_last_message_in_flight_finishes(trims: list[float],
                                                          clock: list[float]) -> None:
     trim = memory.MemoryTrim(idle_s=1.0, busy_s=10.0)
-    message: Any = object()
-    trim.before_process_message(None, message)
-    trim.before_process_message(None, message)
+    first, second = message(), message()
+    trim.before_process_message(None, first)
+    trim.before_process_message(None, second)
     clock[0] += 2
-    trim.after_process_message(None, message)  # one still in flight: busy, 2 s < 10 s
+    trim.after_process_message(None, first)  # one still in flight: busy, 2 s < 10 s
     assert trims == []
-    trim.after_process_message(None, message)  # idle now
+    trim.after_process_message(None, second)  # idle now
     assert trims == [1]
-    trim.before_process_message(None, message)
+    third = message()
+    trim.before_process_message(None, third)
     clock[0] += 0.5
-    trim.after_process_message(None, message)  # idle again, but 0.5 s after the last trim
+    trim.after_process_message(None, third)  # idle again, but 0.5 s after the last trim
     assert trims == [1]
+
+
+def test_a_message_skipped_before_it_reached_the_middleware_leaves_it_idle(
+    trims: list[float], clock: list[float]
+) -> None:
+    trim = memory.MemoryTrim(idle_s=1.0, busy_s=10.0)
+    clock[0] += 2
+    # AgeLimit (earlier in the list) skipped it: only the after hook runs here.
+    trim.after_skip_message(None, message())
+    assert trims == [1]
+    clock[0] += 2
+    processed = message()
+    trim.before_process_message(None, processed)
+    trim.after_process_message(None, processed)
+    assert trims == [1, 1]  # still idle after it: a count would have gone to -1 (never idle)
 
 
 def test_under_steady_load_trims_every_busy_interval(trims: list[float],
                                                      clock: list[float]) -> None:
     trim = memory.MemoryTrim(idle_s=1.0, busy_s=10.0)
-    message: Any = object()
-    trim.before_process_message(None, message)  # a message always in flight from here on
+    trim.before_process_message(None, message())  # a message always in flight from here on
     for _ in range(30):
-        trim.before_process_message(None, message)
+        each = message()
+        trim.before_process_message(None, each)
         clock[0] += 1
-        trim.after_process_message(None, message)
+        trim.after_process_message(None, each)
     assert len(trims) == 3  # 30 s of work: one trim per 10 s
 
 
