@@ -19,6 +19,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jobs.api.uploads import upload_sha256
 from jobs.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -56,16 +57,17 @@ def fingerprint(fields: Any) -> str:
 
 def _value_digest(value: Any) -> str:
     if isinstance(value, UploadedFile):
-        known = getattr(value, "sha256", None)  # hashed as it arrived (jobs/api/uploads.py)
-        if known:
-            return f"file:{value.name}:{known};"
-        content = hashlib.sha256()
-        for chunk in value.chunks():
-            content.update(chunk)
-        value.seek(0)
-        return f"file:{value.name}:{content.hexdigest()};"
+        return f"file:{value.name}:{upload_sha256(value) or _file_sha256(value)};"
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return f"{len(text)}:{text};"
+
+
+def _file_sha256(upload: UploadedFile) -> str:
+    content = hashlib.sha256()
+    for chunk in upload.chunks():
+        content.update(chunk)
+    upload.seek(0)
+    return content.hexdigest()
 
 
 def answered(

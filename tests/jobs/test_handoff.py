@@ -34,7 +34,7 @@ def follow_messages(job: Job, stub_broker: Any,
     is the call; ``tamper`` may change a message's keyword arguments on the way."""
     while True:
         job.refresh_from_db()
-        if job.status != Job.Status.PROCESSING and job.status != Job.Status.QUEUED:
+        if not job.is_active:
             return job
         (body,) = stub_broker.queues[job.stage].queue
         stub_broker.queues[job.stage].queue.clear()

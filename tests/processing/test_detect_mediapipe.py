@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -89,9 +91,6 @@ print("ok")
 def test_detection_runs_without_importing_mediapipes_plotting_helpers() -> None:
     """import mediapipe would import matplotlib.pyplot (43 MB per worker) for drawing helpers
     nothing here calls (processing/detectors/_mediapipe.py); faces and people still detect."""
-    import subprocess
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", DETECT_WITHOUT_PLOTTING, str(root / "testdata" / "astronaut.png")],
