@@ -62,9 +62,9 @@ class S3Storage(s3.S3Storage):
         against the x-amz-checksum-sha256 header and refuses a mismatch, and that header is
         covered by the signature. (moto's S3 server does not verify it; S3 and MinIO do.)
         """
-        checksummed = self._checksummed
-        if checksummed is None or checksummed[0] != os.getpid():
-            with _LOCK:
+        with _LOCK:  # one client per process, even when two threads ask at once
+            checksummed = self._checksummed
+            if checksummed is None or checksummed[0] != os.getpid():
                 options = {**(self.client_config.s3 or {}), "payload_signing_enabled": False}
                 client = self._create_session().client(
                     "s3", region_name=self.region_name, use_ssl=self.use_ssl,

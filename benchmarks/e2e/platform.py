@@ -174,10 +174,9 @@ class RealStack(Platform):
         WORKER_STAGES; returns the epoch second the command was started."""
         self.stop_workers()
         env = dict(self.env)
-        if processes:  # every stage in each of N processes
+        if processes:
             env["WORKER_PROCESSES"] = str(processes)
-            env["WORKER_STAGES"] = stages
-        elif stages:
+        if processes or stages:  # "" with a process count: every stage in each process
             env["WORKER_STAGES"] = stages
         else:  # the recommended layout `make worker` starts by default
             stages = default_layout()
